@@ -1,0 +1,154 @@
+//! The conventions every binary of the workspace follows (SPEC.md,
+//! "Conventions for every binary"):
+//!
+//! - usage errors exit 2, runtime failures exit 1, success 0;
+//! - an error is one line on stderr, `NAME: error: what failed: why`, with
+//!   the whole cause chain, never a panic or a backtrace;
+//! - a closed pipe on stdout (`part2_pdc CMD_floodme | head`) is success,
+//!   as in ripgrep: the reader has all it wanted.
+//!
+//! A binary's `main` is `common::cli::main("NAME", run)`, where `run` takes
+//! the parsed command line and returns `anyhow::Result<()>` (or an
+//! [`ExitCode`] when the binary chooses its own status).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+use std::process::ExitCode;
+
+/// An error caused by how the program was called: it exits with status 2.
+///
+/// Wrap it in an `anyhow::Error` (see [`usage`]); [`report`] finds it
+/// anywhere in the cause chain.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl StdError for UsageError {}
+
+/// A usage error (exit status 2) with the given message.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(message.into()))
+}
+
+/// What a binary's `run` may return on success.
+pub trait Outcome {
+    /// The process exit status.
+    fn exit_code(self) -> ExitCode;
+}
+
+impl Outcome for () {
+    fn exit_code(self) -> ExitCode {
+        ExitCode::SUCCESS
+    }
+}
+
+impl Outcome for ExitCode {
+    fn exit_code(self) -> ExitCode {
+        self
+    }
+}
+
+/// Parses the command line into `T`, runs `run` and turns its result into
+/// the exit status, printing any error as one line.
+pub fn main<T, R>(name: &str, run: impl FnOnce(T) -> anyhow::Result<R>) -> ExitCode
+where
+    T: clap::Parser,
+    R: Outcome,
+{
+    let args = match parse::<T>(name) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    match run(args) {
+        Ok(outcome) => outcome.exit_code(),
+        Err(err) => report(name, &err),
+    }
+}
+
+/// Parses the command line with clap; help and version go to stdout with
+/// status 0, and a usage error becomes one line on stderr with status 2.
+pub fn parse<T: clap::Parser>(name: &str) -> Result<T, ExitCode> {
+    T::try_parse().map_err(|err| {
+        use clap::error::ErrorKind;
+        match err.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                // A failed write of the help text (closed pipe) is no error.
+                let _ = err.print();
+                ExitCode::from(if err.use_stderr() { 2 } else { 0 })
+            }
+            _ => {
+                eprintln!("{name}: error: {}; try '{name} --help'", clap_message(&err));
+                ExitCode::from(2)
+            }
+        }
+    })
+}
+
+/// clap's message without its `error: ` prefix, usage block and tips.
+fn clap_message(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid command line");
+    first
+        .strip_prefix("error: ")
+        .unwrap_or(first)
+        .trim()
+        .to_string()
+}
+
+/// Prints `NAME: error: …` with the cause chain on one line and picks the
+/// exit status: 2 for a [`UsageError`], 0 for a closed stdout, 1 otherwise.
+pub fn report(name: &str, err: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(err) {
+        return ExitCode::SUCCESS;
+    }
+    let line = format!("{err:#}").replace('\n', " ");
+    eprintln!("{name}: error: {line}");
+    if err.chain().any(|cause| cause.is::<UsageError>()) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Whether the error is, anywhere in its chain, a write to a closed pipe.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn usage_errors_exit_2_and_runtime_errors_exit_1() {
+        let usage_err = Err::<(), _>(usage("bad ID")).context("parsing --id");
+        assert_eq!(
+            report("t", &usage_err.unwrap_err()),
+            ExitCode::from(2),
+            "a usage error deep in the chain still exits 2"
+        );
+        let runtime = anyhow::anyhow!("connection refused").context("connecting");
+        assert_eq!(report("t", &runtime), ExitCode::from(1));
+    }
+
+    #[test]
+    fn broken_pipe_is_success() {
+        let err = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe))
+            .context("writing to stdout");
+        assert!(is_broken_pipe(&err));
+        assert_eq!(report("t", &err), ExitCode::SUCCESS);
+    }
+}

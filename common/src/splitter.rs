@@ -1,0 +1,382 @@
+//! The streaming PMU splitter (Parts 2 and 6).
+//!
+//! With `CMD_short:<d>` the server sends `This is PMU data <i>` in one
+//! `send()` each, with no separator; TCP is a byte stream, so messages
+//! arrive coalesced and cut at any byte. The splitter re-cuts the stream
+//! into messages.
+//!
+//! The hard part is the end of a message: after `This is PMU data 1` more
+//! digits may follow (`12`), or the next message's `T`. Waiting for the next
+//! byte would show each line one interval late with `CMD_short:1`, so the
+//! splitter predicts: messages are numbered consecutively, so once `<i>` is
+//! exactly the expected number the message is complete and is handed over
+//! at once. The first message is expected to be 0 or 1 (the course server
+//! counts from 0, the handout from 1). When a number is not the expected one
+//! (a server that skips), the next non-digit byte or the end of the stream
+//! confirms the end instead.
+//!
+//! Bytes that are not PMU messages (`Wrong command.`, a truncated message)
+//! are handed over as one message each, cut where the next `This is PMU
+//! data ` begins or at the end of the stream, and at most
+//! [`MAX_OTHER`] bytes long, so that memory stays bounded whatever a server
+//! sends.
+
+/// What every PMU message starts with.
+pub const PREFIX: &[u8] = b"This is PMU data ";
+
+/// The longest run of non-PMU bytes handed over as one message.
+pub const MAX_OTHER: usize = 64 * 1024;
+
+/// The most digits a message number may have (`u64::MAX` has 20).
+const MAX_DIGITS: usize = 19;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// `buf` is a proper prefix of [`PREFIX`] (maybe empty).
+    Prefix,
+    /// `buf` is `PREFIX` followed by `buf.len() - PREFIX.len()` digits.
+    Digits,
+    /// `buf` holds bytes that are not a PMU message; the last `tail` of them
+    /// match the start of `PREFIX`.
+    Other { tail: usize },
+}
+
+/// Re-cuts a PMU byte stream into messages; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct PmuSplitter {
+    buf: Vec<u8>,
+    phase: Phase,
+    /// The number the next message should carry, as ASCII digits; empty
+    /// before the first message (then 0 or 1 is expected).
+    expected: Vec<u8>,
+}
+
+impl Default for PmuSplitter {
+    fn default() -> Self {
+        PmuSplitter::new()
+    }
+}
+
+impl PmuSplitter {
+    pub fn new() -> PmuSplitter {
+        PmuSplitter {
+            buf: Vec::with_capacity(PREFIX.len() + MAX_DIGITS),
+            phase: Phase::Prefix,
+            expected: Vec::with_capacity(MAX_DIGITS + 1),
+        }
+    }
+
+    /// Feeds the next bytes of the stream; `emit` receives every message
+    /// they complete, in order. An error from `emit` stops the feed and is
+    /// returned (the splitter is then in an unspecified state).
+    pub fn feed<E>(
+        &mut self,
+        bytes: &[u8],
+        mut emit: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for &b in bytes {
+            self.push(b, &mut emit)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the stream: `emit` receives what is left, if anything.
+    pub fn finish<E>(&mut self, mut emit: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        if self.phase == Phase::Digits && self.buf.len() > PREFIX.len() {
+            self.complete(&mut emit)
+        } else {
+            self.flush_other(0, &mut emit)?;
+            self.phase = Phase::Prefix;
+            Ok(())
+        }
+    }
+
+    fn push<E>(&mut self, b: u8, emit: &mut impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        match self.phase {
+            Phase::Prefix => {
+                let k = self.buf.len();
+                self.buf.push(b);
+                if b == PREFIX[k] {
+                    if k + 1 == PREFIX.len() {
+                        self.phase = Phase::Digits;
+                    }
+                } else {
+                    // PREFIX has no border (its `T` occurs only first), so a
+                    // mismatch can only restart at this very byte.
+                    self.phase = Phase::Other {
+                        tail: usize::from(b == PREFIX[0]),
+                    };
+                }
+                Ok(())
+            }
+            Phase::Digits => {
+                let digits = self.buf.len() - PREFIX.len();
+                if b.is_ascii_digit() && digits < MAX_DIGITS {
+                    self.buf.push(b);
+                    if self.is_expected(&self.buf[PREFIX.len()..]) {
+                        self.complete(emit)?;
+                    }
+                    Ok(())
+                } else if digits > 0 && !b.is_ascii_digit() {
+                    // The next message (or other bytes) starts: this one is done.
+                    self.complete(emit)?;
+                    self.push(b, emit)
+                } else {
+                    // `This is PMU data ` without a number, or a number too
+                    // long to be one: not a PMU message.
+                    self.buf.push(b);
+                    self.phase = Phase::Other {
+                        tail: usize::from(b == PREFIX[0]),
+                    };
+                    Ok(())
+                }
+            }
+            Phase::Other { tail } => {
+                self.buf.push(b);
+                let tail = if b == PREFIX[tail] {
+                    tail + 1
+                } else {
+                    usize::from(b == PREFIX[0])
+                };
+                if tail == PREFIX.len() {
+                    self.flush_other(PREFIX.len(), emit)?;
+                    self.phase = Phase::Digits;
+                } else {
+                    self.phase = Phase::Other { tail };
+                    if self.buf.len() >= MAX_OTHER {
+                        self.flush_other(tail, emit)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether `digits` is the number the next message should carry.
+    fn is_expected(&self, digits: &[u8]) -> bool {
+        if self.expected.is_empty() {
+            digits == b"0" || digits == b"1"
+        } else {
+            digits == self.expected.as_slice()
+        }
+    }
+
+    /// Hands over the PMU message in `buf` and expects its successor.
+    fn complete<E>(&mut self, emit: &mut impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+        let digits = &self.buf[PREFIX.len()..];
+        self.expected.clear();
+        self.expected.extend_from_slice(digits);
+        increment_ascii(&mut self.expected);
+        let result = emit(&self.buf);
+        self.buf.clear();
+        self.phase = Phase::Prefix;
+        result
+    }
+
+    /// Hands over the non-PMU bytes of `buf` but its last `keep` bytes,
+    /// which stay as the start of what follows.
+    fn flush_other<E>(
+        &mut self,
+        keep: usize,
+        emit: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let end = self.buf.len() - keep;
+        let result = if end > 0 {
+            emit(&self.buf[..end])
+        } else {
+            Ok(())
+        };
+        self.buf.drain(..end);
+        result
+    }
+}
+
+/// Adds one to a decimal number written in ASCII digits.
+fn increment_ascii(digits: &mut Vec<u8>) {
+    for d in digits.iter_mut().rev() {
+        if *d == b'9' {
+            *d = b'0';
+        } else {
+            *d += 1;
+            return;
+        }
+    }
+    digits.insert(0, b'1');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::convert::Infallible;
+
+    fn messages(first: u64, n: u64) -> Vec<String> {
+        (first..first + n)
+            .map(|i| format!("This is PMU data {i}"))
+            .collect()
+    }
+
+    /// Splits `stream` fed in the given chunks, then finished.
+    fn split(chunks: &[&[u8]]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut s = PmuSplitter::new();
+        let mut collect = |m: &[u8]| -> Result<(), Infallible> {
+            out.push(String::from_utf8_lossy(m).into_owned());
+            Ok(())
+        };
+        for chunk in chunks {
+            s.feed(chunk, &mut collect).unwrap();
+        }
+        s.finish(&mut collect).unwrap();
+        out
+    }
+
+    fn chunked(stream: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (stream.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for cut in cuts.into_iter().chain([stream.len()]) {
+            pieces.push(stream[start..cut].to_vec());
+            start = cut;
+        }
+        pieces
+    }
+
+    #[test]
+    fn increment() {
+        for (from, to) in [("0", "1"), ("9", "10"), ("199", "200"), ("999", "1000")] {
+            let mut d = from.as_bytes().to_vec();
+            increment_ascii(&mut d);
+            assert_eq!(d, to.as_bytes());
+        }
+    }
+
+    #[test]
+    fn every_single_split_point_three_digit_numbers() {
+        for first in [0, 1] {
+            let want = messages(first, 120);
+            let stream = want.concat().into_bytes();
+            for cut in 0..=stream.len() {
+                assert_eq!(
+                    split(&[&stream[..cut], &stream[cut..]]),
+                    want,
+                    "cut at {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn byte_by_byte_each_message_is_handed_over_on_its_last_byte() {
+        // The CMD_short:1 property: no message waits for the next one.
+        for first in [0, 1] {
+            let want = messages(first, 1001);
+            let mut s = PmuSplitter::new();
+            let mut seen = 0usize;
+            for (i, m) in want.iter().enumerate() {
+                for &b in m.as_bytes() {
+                    s.feed(&[b], |got| {
+                        assert_eq!(got, want[seen].as_bytes());
+                        seen += 1;
+                        Ok::<(), Infallible>(())
+                    })
+                    .unwrap();
+                }
+                assert_eq!(seen, i + 1, "message {i} was handed over on its last byte");
+            }
+            s.finish(|_| -> Result<(), Infallible> { panic!("nothing left") })
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_server_that_skips_numbers_is_split_at_the_next_prefix() {
+        let stream = b"This is PMU data 5This is PMU data 7This is PMU data 70";
+        assert_eq!(
+            split(&[stream]),
+            [
+                "This is PMU data 5",
+                "This is PMU data 7",
+                "This is PMU data 70"
+            ]
+        );
+    }
+
+    #[test]
+    fn other_bytes_come_out_whole_between_messages() {
+        assert_eq!(split(&[b"Wrong command."]), ["Wrong command."]);
+        assert_eq!(
+            split(&[
+                b"This is PMU da",
+                b"ta 0garbageThis is PMU data 1This is PMU dat"
+            ]),
+            [
+                "This is PMU data 0",
+                "garbage",
+                "This is PMU data 1",
+                "This is PMU dat"
+            ]
+        );
+        assert_eq!(
+            split(&[b"This is PMU data xThis is PMU data 0"]),
+            ["This is PMU data x", "This is PMU data 0"]
+        );
+        assert_eq!(
+            split(&[b"TThis is PMU data 0"]),
+            ["T", "This is PMU data 0"]
+        );
+        assert_eq!(split(&[b""]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn other_bytes_are_bounded() {
+        let junk = vec![b'x'; 3 * MAX_OTHER + 5];
+        let out = split(&[&junk]);
+        assert!(out.iter().all(|m| m.len() <= MAX_OTHER));
+        assert_eq!(out.concat().len(), junk.len());
+    }
+
+    #[test]
+    fn emit_errors_stop_the_feed() {
+        let mut s = PmuSplitter::new();
+        let stream = messages(0, 3).concat();
+        let mut calls = 0;
+        let r = s.feed(stream.as_bytes(), |_| {
+            calls += 1;
+            Err("closed")
+        });
+        assert_eq!((r, calls), (Err("closed"), 1));
+    }
+
+    proptest! {
+        #[test]
+        fn every_chunking_yields_the_messages(
+            first in 0u64..2,
+            n in 0u64..150,
+            cuts in proptest::collection::vec(any::<usize>(), 0..40),
+        ) {
+            let want = messages(first, n);
+            let stream = want.concat().into_bytes();
+            let pieces = chunked(&stream, &cuts);
+            let refs: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
+            prop_assert_eq!(split(&refs), want);
+        }
+
+        #[test]
+        fn arbitrary_bytes_are_passed_through_whole(
+            bytes in proptest::collection::vec(prop_oneof![Just(b'T'), Just(b'7'), any::<u8>()], 0..200),
+            cuts in proptest::collection::vec(any::<usize>(), 0..10),
+        ) {
+            // Whatever a server sends, no byte is lost, added or reordered.
+            let pieces = chunked(&bytes, &cuts);
+            let mut out = Vec::new();
+            let mut s = PmuSplitter::new();
+            for p in &pieces {
+                s.feed(p, |m| { out.extend_from_slice(m); Ok::<(), Infallible>(()) }).unwrap();
+            }
+            s.finish(|m| { out.extend_from_slice(m); Ok::<(), Infallible>(()) }).unwrap();
+            prop_assert_eq!(out, bytes);
+        }
+    }
+}
