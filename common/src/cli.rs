@@ -127,10 +127,46 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// A clap value parser for durations in seconds, decimals allowed
+/// (`1`, `0.5`), as every binary's time flags take them (SPEC.md,
+/// "Command lines").
+pub fn seconds(text: &str) -> Result<std::time::Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds (such as 1 or 0.5)"))?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(format!(
+            "'{text}' is not a number of seconds (such as 1 or 0.5)"
+        ));
+    }
+    std::time::Duration::try_from_secs_f64(value).map_err(|_| format!("{text} seconds is too long"))
+}
+
+/// A clap value parser for byte counts with an optional unit: `65536`,
+/// `56KiB`, `100M`, `1GiB` (powers of 1024 with `i`, of 1000 without).
+pub fn bytes(text: &str) -> Result<u64, String> {
+    parse_size::parse_size(text)
+        .map_err(|err| format!("'{text}' is not a byte count such as 65536, 56KiB or 1GiB ({err})"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use anyhow::Context;
+
+    #[test]
+    fn value_parsers() {
+        assert_eq!(seconds("0.5"), Ok(std::time::Duration::from_millis(500)));
+        assert_eq!(seconds("2"), Ok(std::time::Duration::from_secs(2)));
+        for bad in ["-1", "x", "inf", "NaN", ""] {
+            assert!(seconds(bad).is_err(), "{bad}");
+        }
+        assert_eq!(bytes("56KiB"), Ok(56 * 1024));
+        assert_eq!(bytes("1GiB"), Ok(1 << 30));
+        assert_eq!(bytes("100"), Ok(100));
+        assert!(bytes("lots").is_err());
+    }
 
     #[test]
     fn usage_errors_exit_2_and_runtime_errors_exit_1() {

@@ -1,1 +1,280 @@
+//! A local stand-in for every server the lab talks to at tcpip.epfl.ch, so
+//! that every part runs, and is tested, offline on loopback.
+//!
+//! - TCP PMU (Part 2), port 5003: `CMD_short:<d>` sends `--messages`
+//!   messages `This is PMU data <i>` from `--first-index`, one `send()`
+//!   each, `d` seconds apart, then closes; `CMD_floodme` sends
+//!   `--flood-bytes` of text in one `send()` and closes; anything else gets
+//!   `Wrong command.`.
+//! - UDP reset (Part 3), port 5004: answers `RESET:<n>` with `OFFSET=X` or
+//!   `OFFSET:X` (`--offset-sep`), drops requests with probability `--loss`,
+//!   and listens on IPv4 only, IPv6 only, or alternately on each
+//!   (`--udp-family`), as the course server does over a day.
+//!
+//! Tests start it in-process with [`Config::ephemeral`] (port 0 on 127.0.0.1
+//! and ::1, the same port on both) and read the ports back.
+//!
+//! # Choices where the course server is not documented
+//! - A command is taken when what has arrived parses as one (the course
+//!   server takes its first `recv()`); the server keeps reading only while
+//!   the bytes are a proper prefix of a command, such as `CMD_sho`.
+//! - The first `--flood-bytes` text is generated once, on the first
+//!   `CMD_floodme`, and shared by every later connection.
+//! - A connection beyond `--max-connections` is accepted and closed at
+//!   once, so that a flood of clients cannot exhaust threads or descriptors.
+//! - After answering, the server half-closes, then reads and discards what
+//!   the client may still send for up to a second before closing, so that
+//!   unread bytes never turn the close into a reset that would destroy
+//!   the answer in the client's receive buffer.
 
+mod flood;
+mod net;
+mod pmu;
+mod reset;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use common::reset::OffsetSep;
+pub use flood::flood_text;
+
+/// Which family the UDP reset service listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UdpFamily {
+    /// IPv4 only; IPv6 requests meet a closed port.
+    V4,
+    /// IPv6 only; IPv4 requests meet a closed port.
+    V6,
+    /// IPv4 for the given time, then IPv6, and so on.
+    Alternate(Duration),
+}
+
+impl std::str::FromStr for UdpFamily {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<UdpFamily, String> {
+        match s {
+            "v4" => Ok(UdpFamily::V4),
+            "v6" => Ok(UdpFamily::V6),
+            _ => match s.strip_prefix("alternate:").map(common::cli::seconds) {
+                Some(Ok(period)) if !period.is_zero() => Ok(UdpFamily::Alternate(period)),
+                _ => Err(format!(
+                    "'{s}' is not v4, v6 or alternate:SECONDS (such as alternate:60)"
+                )),
+            },
+        }
+    }
+}
+
+/// How the server runs. [`Config::default`] is the lab's: ports 5003 and
+/// 5004 on 127.0.0.1 and ::1.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Addresses to listen on.
+    pub bind: Vec<IpAddr>,
+    /// TCP PMU port; `None` turns the service off, 0 picks a free port.
+    pub tcp_port: Option<u16>,
+    /// UDP reset port; `None` turns the service off, 0 picks a free port.
+    pub udp_port: Option<u16>,
+    /// Messages sent for `CMD_short`.
+    pub messages: u64,
+    /// The number of the first message (the course server uses 0).
+    pub first_index: u64,
+    /// Size of the `CMD_floodme` text.
+    pub flood_bytes: u64,
+    /// Probability that a `RESET` request is dropped.
+    pub loss: f64,
+    /// The UDP service's family.
+    pub udp_family: UdpFamily,
+    /// `OFFSET=X` or `OFFSET:X`.
+    pub offset_sep: OffsetSep,
+    /// TCP connections served at once; more are closed on arrival.
+    pub max_connections: usize,
+    /// How long a client may take to send its command.
+    pub read_timeout: Duration,
+    /// How long a send may block on a client that does not read.
+    pub write_timeout: Duration,
+    /// One line on stderr per connection and request.
+    pub log: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            bind: vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()],
+            tcp_port: Some(5003),
+            udp_port: Some(5004),
+            messages: 10,
+            first_index: 0,
+            flood_bytes: 56 * 1024,
+            loss: 0.0,
+            udp_family: UdpFamily::V4,
+            offset_sep: OffsetSep::Colon,
+            max_connections: 256,
+            read_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            log: true,
+        }
+    }
+}
+
+impl Config {
+    /// Every service on a free port of 127.0.0.1 and ::1, silent: for tests.
+    pub fn ephemeral() -> Config {
+        Config {
+            tcp_port: Some(0),
+            udp_port: Some(0),
+            log: false,
+            ..Config::default()
+        }
+    }
+}
+
+/// State every service thread shares.
+#[derive(Debug)]
+struct Shared {
+    config: Config,
+    stop: AtomicBool,
+    flood: std::sync::OnceLock<Arc<[u8]>>,
+}
+
+impl Shared {
+    fn log(&self, line: std::fmt::Arguments<'_>) {
+        if self.config.log {
+            eprintln!("lab_server: {line}");
+        }
+    }
+
+    fn flood(&self) -> &Arc<[u8]> {
+        self.flood
+            .get_or_init(|| flood_text(self.config.flood_bytes as usize).into())
+    }
+}
+
+/// A running server; dropping it stops the listeners.
+#[derive(Debug)]
+pub struct LabServer {
+    shared: Arc<Shared>,
+    tcp: Vec<SocketAddr>,
+    udp: Vec<SocketAddr>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl LabServer {
+    /// Binds every configured service and starts serving in background
+    /// threads.
+    pub fn start(config: Config) -> io::Result<LabServer> {
+        if config.bind.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no address to listen on",
+            ));
+        }
+        let shared = Arc::new(Shared {
+            config,
+            stop: AtomicBool::new(false),
+            flood: std::sync::OnceLock::new(),
+        });
+        let mut server = LabServer {
+            shared: shared.clone(),
+            tcp: Vec::new(),
+            udp: Vec::new(),
+            threads: Vec::new(),
+        };
+        if let Some(port) = shared.config.tcp_port {
+            for listener in net::bind_tcp(&shared.config.bind, port)? {
+                server.tcp.push(listener.local_addr()?);
+                let shared = shared.clone();
+                server.threads.push(spawn("pmu-accept", move || {
+                    pmu::accept_loop(listener, shared)
+                })?);
+            }
+        }
+        if let Some(port) = shared.config.udp_port {
+            let ips = reset::bound_ips(&shared.config);
+            if ips.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "--udp-family names a family none of the --bind addresses has",
+                ));
+            }
+            let started = std::time::Instant::now();
+            for socket in net::bind_udp(&ips, port)? {
+                server.udp.push(socket.local_addr()?);
+                let shared = shared.clone();
+                server.threads.push(spawn("reset-udp", move || {
+                    reset::serve(socket, shared, started)
+                })?);
+            }
+        }
+        Ok(server)
+    }
+
+    /// Where the TCP PMU listens.
+    pub fn tcp_addrs(&self) -> &[SocketAddr] {
+        &self.tcp
+    }
+
+    /// Where the UDP reset service listens.
+    pub fn udp_addrs(&self) -> &[SocketAddr] {
+        &self.udp
+    }
+
+    /// The TCP PMU port (the same on every address).
+    pub fn tcp_port(&self) -> Option<u16> {
+        self.tcp.first().map(SocketAddr::port)
+    }
+
+    /// The UDP reset port (the same on every address).
+    pub fn udp_port(&self) -> Option<u16> {
+        self.udp.first().map(SocketAddr::port)
+    }
+
+    /// The exact bytes `CMD_floodme` sends.
+    pub fn flood(&self) -> Arc<[u8]> {
+        self.shared.flood().clone()
+    }
+
+    /// Blocks until the server is stopped from another thread (the binary
+    /// runs until killed).
+    pub fn wait(mut self) {
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+
+    /// Stops accepting and answering; connections in progress finish on
+    /// their own time-outs.
+    pub fn shutdown(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        for addr in &self.tcp {
+            // Wakes the accept() that blocks the listener's thread.
+            let _ = std::net::TcpStream::connect_timeout(
+                &net::reachable(*addr),
+                Duration::from_secs(1),
+            );
+        }
+        for addr in &self.udp {
+            if let Ok(sock) = net::udp_for(*addr) {
+                let _ = sock.send_to(b"", net::reachable(*addr));
+            }
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for LabServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.into()).spawn(f)
+}
