@@ -6,12 +6,14 @@
 //! - [`reset`]: the UDP `RESET:<n>` / `OFFSET=X` codec of Part 3;
 //! - [`splitter`]: the streaming PMU splitter that re-cuts a TCP byte stream
 //!   into `This is PMU data <i>` messages;
+//! - [`output`]: how a PMU client prints and flushes what it receives;
 //! - [`cli`]: the conventions every binary follows for arguments, errors and
 //!   exit codes (SPEC.md, "Conventions for every binary").
 
 pub mod addr;
 pub mod cli;
 pub mod command;
+pub mod output;
 pub mod reset;
 pub mod splitter;
 

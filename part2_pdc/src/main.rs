@@ -1,1 +1,82 @@
-fn main() {}
+//! `part2_pdc`: the lab's Part 2 client, the PDC (phasor data concentrator).
+//! It sends a PMU command over an IPv6 TCP socket and prints what the PMU
+//! sends back.
+//!
+//! ```text
+//! part2_pdc [--host tcpip.epfl.ch] [--port 5003] [--bufsize B] [--stats] COMMAND...
+//! part2_pdc --host localhost CMD_short:1 CMD_floodme
+//! ```
+//!
+//! - `CMD_short:<d>`: each `This is PMU data <i>` on its own line, as soon
+//!   as its last byte arrives, however TCP coalesced or split the messages
+//!   (see `common::splitter`).
+//! - `CMD_floodme`: the bytes exactly, streamed straight to stdout (memory
+//!   does not grow with the flood), plus one newline if the text does not
+//!   end with one. An empty answer prints nothing.
+//! - Several commands run in order, one connection each.
+//! - `--stats`: `recv()` calls and bytes per command, on stderr (the lab's
+//!   question on how the number of `recv()` calls depends on the buffer).
+//!
+//! The socket is always `AF_INET6`; an IPv4-only host is reached through its
+//! v4-mapped address `::ffff:a.b.c.d`, which needs `IPV6_V6ONLY` off.
+//! Output is flushed whenever the socket's receive queue is empty, so that
+//! the screen follows the network without a `write()` per message when the
+//! messages arrive faster than they are printed.
+
+mod pdc;
+
+use anyhow::Context;
+use clap::Parser;
+use common::Command;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The lab's Part 2 PDC: sends PMU commands over IPv6 TCP and prints the messages.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The PMU server (a name, an IPv4 or an IPv6 address)
+    #[arg(long, default_value = "tcpip.epfl.ch")]
+    host: String,
+    /// The PMU port
+    #[arg(long, default_value_t = 5003)]
+    port: u16,
+    /// Bytes asked of each recv() call
+    #[arg(long, default_value_t = pdc::DEFAULT_BUFSIZE, value_parser = clap::value_parser!(u32).range(1..=(1 << 30)), value_name = "B")]
+    bufsize: u32,
+    /// Print recv() calls and bytes per command to stderr
+    #[arg(long)]
+    stats: bool,
+    /// Seconds to wait for the connection
+    #[arg(long, default_value = "10", value_parser = common::cli::seconds, value_name = "SECS")]
+    connect_timeout: Duration,
+    /// Seconds without a byte from the server before giving up
+    /// (CMD_short:<d> waits at least d + 30)
+    #[arg(long, default_value = "30", value_parser = common::cli::seconds, value_name = "SECS")]
+    timeout: Duration,
+    /// CMD_short:<seconds> or CMD_floodme; several run in order
+    #[arg(required = true, value_name = "COMMAND")]
+    commands: Vec<Command>,
+}
+
+fn main() -> ExitCode {
+    common::cli::main("part2_pdc", run)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let options = pdc::Options {
+        host: cli.host,
+        port: cli.port,
+        bufsize: cli.bufsize as usize,
+        connect_timeout: cli.connect_timeout,
+        idle_timeout: cli.timeout,
+    };
+    let mut out = common::output::stdout().context("opening stdout")?;
+    for command in &cli.commands {
+        let stats = pdc::run_command(&options, command, &mut out)?;
+        if cli.stats {
+            eprintln!("part2_pdc: {command}: {stats}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! `CMD_floodme`: the bytes exactly, streamed, plus one missing final newline.
+
+mod util;
+
+use std::time::Duration;
+use util::{pdc, server};
+
+#[test]
+fn a_100_mib_flood_arrives_byte_for_byte() {
+    // 100 MiB + 7: the text ends inside a line, so one newline is added.
+    let lab = server(|c| c.flood_bytes = 100 * 1024 * 1024 + 7);
+    let port = lab.tcp_port().unwrap().to_string();
+    let run = pdc(
+        &[
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--stats",
+            "CMD_floodme",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let flood = lab.flood();
+    assert_eq!(run.stdout.len(), flood.len() + 1);
+    assert!(
+        run.stdout[..flood.len()] == flood[..],
+        "the flood's bytes differ"
+    );
+    assert_eq!(run.stdout.last(), Some(&b'\n'));
+    assert!(
+        run.stderr.contains(&format!("{} bytes", flood.len())),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_flood_ending_with_a_newline_gets_none_added() {
+    let lab = server(|c| c.flood_bytes = 64 * 1000);
+    let port = lab.tcp_port().unwrap().to_string();
+    for bufsize in ["1000", "65536"] {
+        let run = pdc(
+            &[
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "--bufsize",
+                bufsize,
+                "CMD_floodme",
+            ],
+            Duration::from_secs(20),
+        );
+        assert!(run.status.success(), "{}", run.stderr);
+        assert!(run.stdout == lab.flood()[..], "bufsize {bufsize}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    use std::process::{Command, Stdio};
+    let lab = server(|c| c.flood_bytes = 64 * 1024 * 1024);
+    let port = lab.tcp_port().unwrap().to_string();
+    // `part2_pdc CMD_floodme | head -c 10`: the reader leaves early.
+    let mut child = util::KillOnDrop(
+        Command::new(util::BIN)
+            .args(["--host", "::1", "--port", &port, "CMD_floodme"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut head = [0u8; 10];
+    std::io::Read::read_exact(child.0.stdout.as_mut().unwrap(), &mut head).unwrap();
+    drop(child.0.stdout.take());
+    let run = util::finish(child, Duration::from_secs(20));
+    assert!(
+        run.status.success(),
+        "a broken pipe is success: {:?} {}",
+        run.status,
+        run.stderr
+    );
+    assert_eq!(run.stderr, "");
+}
