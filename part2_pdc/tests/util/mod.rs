@@ -52,11 +52,13 @@ pub fn finish(mut child: KillOnDrop, limit: Duration) -> Run {
     let err = child.0.stderr.take();
     let out_reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
-        out.map_or(Ok(0), |mut out| out.read_to_end(&mut buf)).map(|_| buf)
+        out.map_or(Ok(0), |mut out| out.read_to_end(&mut buf))
+            .map(|_| buf)
     });
     let err_reader = std::thread::spawn(move || {
         let mut buf = String::new();
-        err.map_or(Ok(0), |mut err| err.read_to_string(&mut buf)).map(|_| buf)
+        err.map_or(Ok(0), |mut err| err.read_to_string(&mut buf))
+            .map(|_| buf)
     });
     let deadline = Instant::now() + limit;
     let status = loop {
