@@ -29,8 +29,11 @@ sleep 0.3
 "$BIN/part1_echo" tcp-client --host localhost --port 25002
 wait $SERVER
 
-step "Part 2: part2_pdc --host localhost --port 25003 --stats CMD_short:0.2 CMD_floodme"
-"$BIN/part2_pdc" --host localhost --port 25003 --stats CMD_short:0.2 CMD_floodme | tail -n 8
+step "Part 2: part2_pdc --host localhost --port 25003 --stats CMD_short:0.2 (a line every 0.2 s)"
+"$BIN/part2_pdc" --host localhost --port 25003 --stats CMD_short:0.2
+
+step "Part 2: part2_pdc --host localhost --port 25003 --stats CMD_floodme (first 3 lines of 1000 bytes)"
+"$BIN/part2_pdc" --host localhost --port 25003 --stats CMD_floodme | head -n 3
 
 step "Part 3: part3_reset --host localhost --port 25004 --runs 5 (the server answers on IPv6 only)"
 "$BIN/part3_reset" --host localhost --port 25004 --runs 5 --timeout 0.5
