@@ -1,0 +1,219 @@
+//! The TLS PMU client: one connection per command, the server verified
+//! against `--ca` and its name, the answer printed as `part2_pdc` prints it.
+
+use anyhow::{Context, bail};
+use common::Command;
+use common::output::{PmuPrinter, bytes_waiting};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufWriter, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tls_common::stream::TlsError;
+use tls_common::{HandshakeReport, TlsSocket, TlsVersion};
+
+/// How long past its interval a `CMD_short:<d>` waits for the next byte.
+const SHORT_GRACE: Duration = Duration::from_secs(30);
+
+/// Plaintext taken from rustls per read: about four records.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// How the client runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub ca: PathBuf,
+    pub host: String,
+    pub port: u16,
+    pub servername: Option<String>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub tls_version: Option<TlsVersion>,
+    pub stats: bool,
+    pub verbose: bool,
+    pub connect_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub commands: Vec<Command>,
+}
+
+/// What one command took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stats {
+    recv_calls: u64,
+    tls_bytes: u64,
+    bytes: u64,
+    messages: u64,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} recv() calls with data, {} bytes, {} message(s) ({} bytes of TLS records)",
+            self.recv_calls, self.bytes, self.messages, self.tls_bytes
+        )
+    }
+}
+
+/// Everything a connection needs, set up once for every command.
+struct Client {
+    options: Options,
+    config: Arc<ClientConfig>,
+    server_name: ServerName<'static>,
+}
+
+/// Runs every command in order, one connection each.
+pub fn run(options: Options) -> anyhow::Result<()> {
+    let provider = tls_common::config::provider();
+    let roots = tls_common::load::load_roots(&options.ca)?;
+    let identity = match (&options.cert, &options.key) {
+        (Some(cert), Some(key)) => Some(tls_common::load::load_identity(cert, key, &provider)?),
+        _ => None,
+    };
+    let config = tls_common::config::client_config(roots, options.tls_version, identity.as_ref())
+        .context("setting up TLS")?;
+    let name = options.servername.as_deref().unwrap_or(&options.host);
+    let bare = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name);
+    let server_name = ServerName::try_from(bare.to_string()).map_err(|_| {
+        common::cli::usage(format!(
+            "'{name}' is not a host name or IP address to check the certificate against"
+        ))
+    })?;
+    if let Some(path) = tls_common::config::key_log_path() {
+        eprintln!(
+            "part6_pmu: SSLKEYLOGFILE is set: TLS secrets go to {} (whoever has it can decrypt \
+             a capture)",
+            path.display()
+        );
+    }
+    let client = Client {
+        options,
+        config: Arc::new(config),
+        server_name,
+    };
+    let mut out = common::output::stdout().context("opening stdout")?;
+    for command in &client.options.commands {
+        let stats = client.run_command(command, &mut out)?;
+        if client.options.stats {
+            eprintln!("part6_pmu: {command}: {stats}");
+        }
+    }
+    Ok(())
+}
+
+impl Client {
+    /// Connects, verifies, sends `command`, prints the answer until the
+    /// server closes.
+    fn run_command(&self, command: &Command, out: &mut BufWriter<File>) -> anyhow::Result<Stats> {
+        let options = &self.options;
+        let (sock, addr) = connect(&options.host, options.port, options.connect_timeout)?;
+        let conn = ClientConnection::new(self.config.clone(), self.server_name.clone())
+            .context("starting TLS")?;
+        let mut tls = TlsSocket::new(conn, sock);
+        let idle = match command {
+            Command::Short { interval, .. } => options.idle_timeout.max(*interval + SHORT_GRACE),
+            Command::Floodme => options.idle_timeout,
+        };
+        tls.set_idle_timeout(Some(options.idle_timeout));
+        tls.set_write_timeout(Some(options.idle_timeout))
+            .context("setting SO_SNDTIMEO")?;
+        let peer = format!("{} port {} ({addr})", options.host, options.port);
+        tls.handshake()
+            .map_err(|err| anyhow::anyhow!("{err}"))
+            .with_context(|| format!("TLS handshake with {peer}"))?;
+        if options.verbose {
+            eprintln!(
+                "part6_pmu: connected to {peer}, certificate checked for '{}'",
+                self.server_name.to_str()
+            );
+            for line in HandshakeReport::of(tls.conn(), tls.side()).lines() {
+                eprintln!("part6_pmu: {line}");
+            }
+        }
+        tls.set_idle_timeout(Some(idle));
+        tls.write_all(&command.to_wire())
+            .with_context(|| format!("sending {command}"))?;
+
+        let mut printer = PmuPrinter::new(command);
+        let mut buf = vec![0u8; READ_BUFFER];
+        loop {
+            let n = match tls.read(&mut buf) {
+                Ok(n) => n,
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                Err(err) if err.kind() == ErrorKind::UnexpectedEof => {
+                    // Python's ssl server (the course's) closes without
+                    // close_notify: the end of the answer all the same.
+                    if options.verbose {
+                        eprintln!(
+                            "part6_pmu: the server closed without close_notify (a truncated \
+                             answer could not be told apart)"
+                        );
+                    }
+                    0
+                }
+                Err(err) => {
+                    out.flush().ok();
+                    if let Some(TlsError::TimedOut { .. }) = TlsError::from_io(&err) {
+                        bail!(
+                            "waiting for {command}'s answer: nothing for {} s; the server is \
+                             silent (raise --timeout for a slow server)",
+                            idle.as_secs_f64()
+                        );
+                    }
+                    return Err(flatten(err))
+                        .with_context(|| format!("receiving {command}'s answer from {peer}"));
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            printer.feed(&buf[..n], out).context("writing to stdout")?;
+            // Flush when the next read would block: nothing left in rustls
+            // or in our buffer, and nothing in the socket's receive queue.
+            if !tls.has_buffered_input() && bytes_waiting(tls.socket()).unwrap_or(0) == 0 {
+                out.flush().context("writing to stdout")?;
+            }
+        }
+        printer.finish(out).context("writing to stdout")?;
+        out.flush().context("writing to stdout")?;
+        let stats = Stats {
+            recv_calls: tls.recv_calls(),
+            tls_bytes: tls.bytes_received(),
+            bytes: printer.bytes(),
+            messages: printer.messages(),
+        };
+        tls.close_now();
+        Ok(stats)
+    }
+}
+
+/// An io::Error carrying a [`TlsError`] as that error alone, so that the
+/// one-line report does not say it twice.
+fn flatten(err: io::Error) -> anyhow::Error {
+    match TlsError::from_io(&err) {
+        Some(tls) => anyhow::anyhow!("{tls}"),
+        None => err.into(),
+    }
+}
+
+/// A connection to the first address of `host` that accepts.
+fn connect(host: &str, port: u16, timeout: Duration) -> anyhow::Result<(TcpStream, SocketAddr)> {
+    let addrs = common::resolve(host, port)?;
+    let mut failures = Vec::new();
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(stream) => return Ok((stream, *addr)),
+            Err(err) => failures.push(format!("{addr}: {err}")),
+        }
+    }
+    bail!(
+        "connecting to {host} port {port}: {}; is the server running and the port right?",
+        failures.join("; ")
+    )
+}

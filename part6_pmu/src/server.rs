@@ -1,0 +1,307 @@
+//! The TLS PMU server: listeners, a thread per connection under a cap,
+//! time-outs, and the PMU answer over TLS.
+
+use crate::pmu::{self, PmuSettings};
+use anyhow::Context;
+use rustls::{ServerConfig, ServerConnection};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tls_common::stream::TlsError;
+use tls_common::{ClientAuth, HandshakeReport, TlsSocket, TlsVersion};
+
+/// The lab's TLS PMU port.
+pub const DEFAULT_PORT: u16 = 5003;
+
+/// How long the server reads what a client still sends after the answer,
+/// before it closes (as `lab_server`).
+const LINGER: Duration = Duration::from_secs(1);
+
+/// How much one `write()` of the flood encrypts before sending it: the
+/// larger, the fewer system calls (rustls's default is 64 KiB).
+const FLOOD_CHUNK: usize = 1 << 20;
+
+/// Bytes asked of each `recv()`: a server receives a handshake and a
+/// command, never a flood.
+const RECV_BUFFER: usize = 32 * 1024;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Empty: `0.0.0.0:5003` and `[::]:5003`.
+    pub listen: Vec<SocketAddr>,
+    pub messages: u64,
+    pub first_index: u64,
+    pub flood_bytes: usize,
+    pub client_ca: Option<PathBuf>,
+    pub allow_cn: Vec<String>,
+    pub tls_version: Option<TlsVersion>,
+    pub max_connections: usize,
+    pub handshake_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub verbose: bool,
+    pub quiet: bool,
+}
+
+/// What every connection thread shares.
+#[derive(Debug)]
+struct Shared {
+    config: Arc<ServerConfig>,
+    pmu: PmuSettings,
+    options: Options,
+    active: AtomicUsize,
+}
+
+impl Shared {
+    fn log(&self, line: std::fmt::Arguments<'_>) {
+        if !self.options.quiet {
+            eprintln!("part6_pmu: {line}");
+        }
+    }
+}
+
+/// Checks the certificate and key, listens, and serves until killed.
+pub fn run(options: Options) -> anyhow::Result<()> {
+    let provider = tls_common::config::provider();
+    let identity = tls_common::load::load_identity(&options.cert, &options.key, &provider)?;
+    let client_auth = match &options.client_ca {
+        Some(path) => Some(ClientAuth {
+            roots: tls_common::load::load_roots(path)?,
+            allowed_cns: options.allow_cn.clone(),
+        }),
+        None => None,
+    };
+    let config = tls_common::config::server_config(&identity, options.tls_version, client_auth)
+        .context("setting up TLS")?;
+    let listeners = bind(&options.listen)?;
+
+    let quiet = options.quiet;
+    let say = |line: String| {
+        if !quiet {
+            eprintln!("part6_pmu: {line}");
+        }
+    };
+    say(format!("certificate: {}", identity.leaf));
+    say(format!(
+        "{}, forward-secret suites only{}",
+        match options.tls_version {
+            None => "TLS 1.2 and 1.3".to_string(),
+            Some(v) => format!("{v} only"),
+        },
+        match &options.client_ca {
+            None => String::new(),
+            Some(ca) if options.allow_cn.is_empty() =>
+                format!("; mutual TLS: client certificates from {}", ca.display()),
+            Some(ca) => format!(
+                "; mutual TLS: client certificates from {} with CN {}",
+                ca.display(),
+                options.allow_cn.join(" or ")
+            ),
+        }
+    ));
+    if let Some(path) = tls_common::config::key_log_path() {
+        say(format!(
+            "SSLKEYLOGFILE is set: TLS secrets go to {} (whoever has it can decrypt a capture)",
+            path.display()
+        ));
+    }
+    let shared = Arc::new(Shared {
+        config: Arc::new(config),
+        pmu: PmuSettings {
+            messages: options.messages,
+            first_index: options.first_index,
+            flood: lab_server::flood_text(options.flood_bytes).into(),
+        },
+        options,
+        active: AtomicUsize::new(0),
+    });
+    // Printed last and always (even with --quiet): a caller that reads it
+    // knows the server is ready, and which port port 0 became.
+    for listener in &listeners {
+        eprintln!("part6_pmu: listening on {}", listener.local_addr()?);
+    }
+    let mut threads = Vec::new();
+    for listener in listeners {
+        let shared = shared.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("tls-accept".into())
+                .spawn(move || accept_loop(listener, shared))
+                .context("starting the accept thread")?,
+        );
+    }
+    for thread in threads {
+        let _ = thread.join();
+    }
+    Ok(())
+}
+
+/// Binds every `--listen` address; with none, `0.0.0.0:5003` and
+/// `[::]:5003`, where a host without IPv6 keeps the IPv4 listener.
+fn bind(listen: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
+    if !listen.is_empty() {
+        return listen
+            .iter()
+            .map(|addr| bind_one(*addr).map_err(|err| bind_error(*addr, err)))
+            .collect();
+    }
+    let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, DEFAULT_PORT));
+    let v6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, DEFAULT_PORT));
+    let mut listeners = vec![bind_one(v4).map_err(|err| bind_error(v4, err))?];
+    match bind_one(v6) {
+        Ok(listener) => listeners.push(listener),
+        Err(err) if err.kind() == io::ErrorKind::AddrInUse => return Err(bind_error(v6, err)),
+        Err(err) => eprintln!("part6_pmu: no IPv6 listener ({err}); serving IPv4 only"),
+    }
+    Ok(listeners)
+}
+
+fn bind_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {
+    let hint = if err.kind() == io::ErrorKind::AddrInUse {
+        "; another server has that port (lab_server's plain PMU also uses 5003): stop it, or \
+         choose another with --listen ADDR:PORT"
+    } else {
+        "; check the address (--listen ADDR:PORT, such as 127.0.0.1:5003 or [::1]:5003)"
+    };
+    anyhow::anyhow!("cannot listen on {addr}: {err}{hint}")
+}
+
+fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // SO_REUSEADDR: a restarted server binds at once instead of waiting for
+    // the previous run's connections to leave TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        // IPV6_V6ONLY: `[::]` and `0.0.0.0` side by side on one port, and an
+        // IPv6 listener never answers IPv4 through v4-mapped addresses.
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Accepts for ever; a connection over the cap is closed at once, so that
+/// a crowd of clients exhausts neither threads nor descriptors.
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(conn) => conn,
+            Err(err) => {
+                // EMFILE and friends: back off briefly rather than spin.
+                shared.log(format_args!("accept failed: {err}"));
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        let peer = common::addr::unmapped(peer);
+        let cap = shared.options.max_connections;
+        if shared.active.fetch_add(1, Ordering::SeqCst) >= cap {
+            shared.active.fetch_sub(1, Ordering::SeqCst);
+            shared.log(format_args!("{peer}: refused, {cap} connections already"));
+            continue;
+        }
+        let guard = ActiveGuard(shared.clone());
+        let conn_shared = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tls-pmu".into())
+            .spawn(move || {
+                let _guard = guard;
+                serve(stream, peer, &conn_shared);
+            });
+        if let Err(err) = spawned {
+            shared.log(format_args!("{peer}: no thread to serve it: {err}"));
+        }
+    }
+}
+
+/// Frees a slot under the cap when a connection's thread ends, however it
+/// ends.
+struct ActiveGuard(Arc<Shared>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// One connection, from handshake to close; every outcome is one log line.
+fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
+    let accepted = Instant::now();
+    let options = &shared.options;
+    let conn = match ServerConnection::new(shared.config.clone()) {
+        Ok(conn) => conn,
+        Err(err) => {
+            shared.log(format_args!("{peer}: {err}"));
+            return;
+        }
+    };
+    let mut tls = TlsSocket::with_recv_buffer(conn, stream, RECV_BUFFER);
+    // A client has `handshake_timeout` from connecting to sending its
+    // command, however slowly it dribbles bytes: a silent or half-open
+    // client holds its own thread that long, never another's.
+    tls.set_deadline(Some(accepted + options.handshake_timeout));
+    if let Err(err) = tls.set_write_timeout(Some(options.idle_timeout)) {
+        shared.log(format_args!("{peer}: setting SO_SNDTIMEO: {err}"));
+        return;
+    }
+    if let Err(err) = tls.handshake() {
+        let during = match err {
+            TlsError::TimedOut { .. } => format!(
+                "no handshake within {} s (--handshake-timeout); closed",
+                options.handshake_timeout.as_secs_f64()
+            ),
+            err => format!("handshake failed: {err}"),
+        };
+        shared.log(format_args!("{peer}: {during}"));
+        return;
+    }
+    let report = HandshakeReport::of(tls.conn(), tls.side());
+    if options.verbose {
+        for line in report.lines() {
+            shared.log(format_args!("{peer}: {line}"));
+        }
+    }
+    let summary = format!("{} {}", report.version, report.suite);
+    let request = match pmu::read_request(&mut tls) {
+        Ok(Some(request)) => request,
+        Ok(None) => {
+            shared.log(format_args!("{peer}: {summary}: closed without a command"));
+            let _ = tls.close(LINGER);
+            return;
+        }
+        Err(err) => {
+            let what = match TlsError::from_io(&err) {
+                Some(TlsError::TimedOut { .. }) => format!(
+                    "no command within {} s (--handshake-timeout); closed",
+                    options.handshake_timeout.as_secs_f64()
+                ),
+                _ => format!("reading the command: {err}"),
+            };
+            shared.log(format_args!("{peer}: {summary}: {what}"));
+            let _ = tls.close(LINGER);
+            return;
+        }
+    };
+    tls.set_deadline(None);
+    tls.set_buffer_limit(Some(FLOOD_CHUNK));
+    let result = pmu::send_answer(&mut tls, &request, &shared.pmu)
+        .and_then(|answer| tls.close(LINGER).map(|()| answer));
+    match result {
+        Ok(answer) => shared.log(format_args!("{peer}: {summary}: {answer}")),
+        Err(err) => shared.log(format_args!(
+            "{peer}: {summary}: answering: {err}{}",
+            if err.kind() == io::ErrorKind::WouldBlock || err.kind() == io::ErrorKind::TimedOut {
+                " (the client stopped reading; --idle-timeout)"
+            } else {
+                ""
+            }
+        )),
+    }
+}
