@@ -9,9 +9,9 @@ HOST    ?= tcpip.epfl.ch
 CMD     ?= CMD_short:0
 PYTHON  ?= python3
 
-BINARIES := part1_echo part2_pdc part3_reset lab_server
+BINARIES := part1_echo part2_pdc part3_reset part6_pmu lab_server
 
-.PHONY: help all build test lint fmt demo server part1-server part1-client part2 part3 bench
+.PHONY: help all build test lint fmt demo server part1-server part1-client part2 part3 bench key csr test-ca test-cert part6
 
 all: build
 
@@ -23,6 +23,9 @@ help:
 	@echo "make server            lab_server in the foreground, lab ports, loopback"
 	@echo "make part2 CMD=...     Part 2 PDC against HOST (default $(HOST))"
 	@echo "make part3             Part 3 reset client against HOST"
+	@echo "make key csr CAMIPRO1=…  Part 6 RSA-2048 key and CSR in certs/ (certs/openssl.cnf)"
+	@echo "make test-ca test-cert CAMIPRO1=…  a local CA, and the CSR signed by it"
+	@echo "make part6 CERT=… KEY=…  Part 6 TLS PMU server on port 5003"
 	@echo "make bench             benchmarks, side by side with socat"
 
 build:
@@ -49,6 +52,64 @@ part2: build
 
 part3: build
 	$(BIN)/part3_reset --host $(HOST)
+
+# Part 6: the private key, CSR and certificates, in $(CERTS) (git-ignored but
+# for openssl.cnf). CAMIPRO1 names the files; the subject's fields have
+# defaults that can be overridden (make csr CAMIPRO1=123456 CERT_O=EPFL ...).
+CERTS    ?= certs
+SSL_CNF  ?= certs/openssl.cnf
+OPENSSL  ?= openssl
+CERT_C   ?= CH
+CERT_ST  ?= Vaud
+CERT_L   ?= Lausanne
+CERT_O   ?= EPFL
+CERT_OU  ?= TCP-IP Lab 3
+CERT_CN  ?= $(CAMIPRO1)
+KEY      ?= $(CERTS)/$(CAMIPRO1).key
+CERT     ?= $(CERTS)/$(CAMIPRO1).crt
+TEST_DAYS ?= 30
+need-camipro = @case "$(CAMIPRO1)" in ''|*[!0-9]*) echo "make $@: give your CAMIPRO number: make $@ CAMIPRO1=123456" >&2; exit 2;; esac
+
+key:
+	$(need-camipro)
+	@mkdir -p $(CERTS)
+	@if [ -e $(CERTS)/$(CAMIPRO1).key ]; then \
+	    echo "$(CERTS)/$(CAMIPRO1).key exists: kept (a new key would not match the certificate signed for it; delete it first to start over)"; \
+	else \
+	    (umask 077 && $(OPENSSL) genrsa -out $(CERTS)/$(CAMIPRO1).key 2048) && \
+	    echo "$(CERTS)/$(CAMIPRO1).key: RSA 2048, keep it private"; \
+	fi
+
+csr: key
+	$(OPENSSL) req -new -config $(SSL_CNF) -key $(CERTS)/$(CAMIPRO1).key \
+	    -subj "/C=$(CERT_C)/ST=$(CERT_ST)/L=$(CERT_L)/O=$(CERT_O)/OU=$(CERT_OU)/CN=$(CERT_CN)" \
+	    -out $(CERTS)/$(CAMIPRO1).csr
+	@$(OPENSSL) req -in $(CERTS)/$(CAMIPRO1).csr -noout -subject
+	@echo "$(CERTS)/$(CAMIPRO1).csr: send it to the course CA, save the certificate it returns as $(CERTS)/$(CAMIPRO1).crt"
+
+test-ca:
+	@mkdir -p $(CERTS)
+	@if [ -e $(CERTS)/test-ca.crt ]; then echo "$(CERTS)/test-ca.crt exists: kept"; else \
+	    (umask 077 && $(OPENSSL) req -x509 -new -newkey rsa:2048 -nodes -sha256 -days $(TEST_DAYS) \
+	        -config $(SSL_CNF) -extensions test_ca -subj "/CN=tcpip-lab3 test CA" \
+	        -keyout $(CERTS)/test-ca.key -out $(CERTS)/test-ca.crt 2>$(CERTS)/.openssl.log \
+	        || { cat $(CERTS)/.openssl.log >&2; exit 1; }) && rm -f $(CERTS)/.openssl.log && \
+	    echo "$(CERTS)/test-ca.crt: a local CA for tests, valid $(TEST_DAYS) days"; \
+	fi
+
+test-cert: csr test-ca
+	$(OPENSSL) x509 -req -in $(CERTS)/$(CAMIPRO1).csr -CA $(CERTS)/test-ca.crt \
+	    -CAkey $(CERTS)/test-ca.key -CAserial $(CERTS)/test-ca.srl -CAcreateserial \
+	    -days $(TEST_DAYS) -sha256 -extfile $(SSL_CNF) -extensions test_cert \
+	    -out $(CERTS)/$(CAMIPRO1)-test.crt
+	@echo "$(CERTS)/$(CAMIPRO1)-test.crt: signed by the local test CA. Try it:"
+	@echo "  make part6 CERT=$(CERTS)/$(CAMIPRO1)-test.crt KEY=$(CERTS)/$(CAMIPRO1).key"
+	@echo "  $(BIN)/part6_pmu client --ca $(CERTS)/test-ca.crt CMD_short:0"
+
+part6: build
+	@if [ ! -f "$(CERT)" ] || [ ! -f "$(KEY)" ]; then \
+	    echo "make part6: give the certificate and key: make part6 CERT=certs/123456.crt KEY=certs/123456.key" >&2; exit 2; fi
+	$(BIN)/part6_pmu $(CERT) $(KEY)
 
 bench: build
 	$(PYTHON) bench/bench.py --bin-dir $(BIN)

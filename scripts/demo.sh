@@ -38,4 +38,20 @@ step "Part 2: part2_pdc --host localhost --port 25003 --stats CMD_floodme (first
 step "Part 3: part3_reset --host localhost --port 25004 --runs 5 (the server answers on IPv6 only)"
 "$BIN/part3_reset" --host localhost --port 25004 --runs 5 --timeout 0.5
 
+step "Part 6: a throw-away CA signs a certificate (make key test-cert, in a temp dir); part6_pmu serves on 25443, IPv4 and IPv6"
+P6=$(mktemp -d)
+trap 'rm -rf "$P6"; cleanup' EXIT
+${MAKE:-make} -s --no-print-directory key test-cert CAMIPRO1=123456 CERTS="$P6" >"$P6/make.log" 2>&1 \
+    || { cat "$P6/make.log"; exit 1; }
+"$BIN/part6_pmu" serve --cert "$P6/123456-test.crt" --key "$P6/123456.key" \
+    --listen 127.0.0.1:25443 --listen '[::1]:25443' --messages 5 --flood-bytes 1000 &
+PIDS+=($!)
+sleep 0.5
+
+step "Part 6: part6_pmu client --ca test-ca.crt --host localhost --port 25443 -v CMD_short:0.2 CMD_floodme (first 3 flood lines)"
+"$BIN/part6_pmu" client --ca "$P6/test-ca.crt" --host localhost --port 25443 -v CMD_short:0.2 CMD_floodme | head -n 8
+
+step "Part 6: the client checks the name: --servername pmu.example.com is refused"
+"$BIN/part6_pmu" client --ca "$P6/test-ca.crt" --host 127.0.0.1 --port 25443 --servername pmu.example.com CMD_short:0 || true
+
 step "demo done"

@@ -1,6 +1,7 @@
 //! The TLS PMU client: one connection per command, the server verified
 //! against `--ca` and its name, the answer printed as `part2_pdc` prints it.
 
+use crate::say;
 use anyhow::{Context, bail};
 use common::Command;
 use common::output::{PmuPrinter, bytes_waiting};
@@ -86,11 +87,10 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         ))
     })?;
     if let Some(path) = tls_common::config::key_log_path() {
-        eprintln!(
-            "part6_pmu: SSLKEYLOGFILE is set: TLS secrets go to {} (whoever has it can decrypt \
-             a capture)",
+        say(format_args!(
+            "SSLKEYLOGFILE is set: TLS secrets go to {} (whoever has it can decrypt a capture)",
             path.display()
-        );
+        ));
     }
     let client = Client {
         options,
@@ -101,7 +101,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     for command in &client.options.commands {
         let stats = client.run_command(command, &mut out)?;
         if client.options.stats {
-            eprintln!("part6_pmu: {command}: {stats}");
+            say(format_args!("{command}: {stats}"));
         }
     }
     Ok(())
@@ -128,17 +128,28 @@ impl Client {
             .map_err(|err| anyhow::anyhow!("{err}"))
             .with_context(|| format!("TLS handshake with {peer}"))?;
         if options.verbose {
-            eprintln!(
-                "part6_pmu: connected to {peer}, certificate checked for '{}'",
+            say(format_args!(
+                "connected to {peer}, certificate checked for '{}'",
                 self.server_name.to_str()
-            );
+            ));
             for line in HandshakeReport::of(tls.conn(), tls.side()).lines() {
-                eprintln!("part6_pmu: {line}");
+                say(format_args!("{line}"));
             }
         }
         tls.set_idle_timeout(Some(idle));
-        tls.write_all(&command.to_wire())
-            .with_context(|| format!("sending {command}"))?;
+        if let Err(err) = tls.write_all(&command.to_wire()) {
+            // In TLS 1.3 a server checks a client certificate after the
+            // client's handshake has ended: its refusal, an alert, may be
+            // waiting to be read behind the reset that failed this write.
+            let mut probe = [0u8; 1];
+            if let Err(read_err) = tls.read(&mut probe) {
+                if TlsError::from_io(&read_err).is_some_and(|e| matches!(e, TlsError::Tls { .. })) {
+                    return Err(flatten(read_err))
+                        .with_context(|| format!("sending {command} to {peer}"));
+                }
+            }
+            return Err(err).with_context(|| format!("sending {command} to {peer}"));
+        }
 
         let mut printer = PmuPrinter::new(command);
         let mut buf = vec![0u8; READ_BUFFER];
@@ -150,10 +161,10 @@ impl Client {
                     // Python's ssl server (the course's) closes without
                     // close_notify: the end of the answer all the same.
                     if options.verbose {
-                        eprintln!(
-                            "part6_pmu: the server closed without close_notify (a truncated \
-                             answer could not be told apart)"
-                        );
+                        say(format_args!(
+                            "the server closed without close_notify (a truncated answer \
+                             could not be told apart)"
+                        ));
                     }
                     0
                 }

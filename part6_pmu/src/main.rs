@@ -224,6 +224,14 @@ fn client_options(args: ClientArgs) -> client::Options {
     }
 }
 
+/// One line on stderr in one `write()`, so that lines of concurrent
+/// connections (and of other programs on the same terminal) never mix.
+pub fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let line = format!("part6_pmu: {line}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
 /// `127.0.0.1:5003`, `[::1]:5003`, `0.0.0.0:5003`, `[::]:5003`.
 fn listen_addr(text: &str) -> Result<SocketAddr, String> {
     text.parse().map_err(|_| {

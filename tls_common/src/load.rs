@@ -19,7 +19,6 @@ use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::sign::CertifiedKey;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -360,17 +359,21 @@ pub fn load_identity(
             path: key_path.to_path_buf(),
             reason: err.to_string(),
         })?;
-    let matches = |cert: &CertificateDer<'static>| {
-        CertifiedKey::new(vec![cert.clone()], signing_key.clone())
-            .keys_match()
-            .is_ok()
-    };
-    if !matches(&chain[0]) {
-        return Err(LoadError::KeyMismatch {
-            cert: cert_path.to_path_buf(),
-            key: key_path.to_path_buf(),
-            later_in_chain: chain[1..].iter().any(matches),
-        });
+    // The same SubjectPublicKeyInfo (rustls's `keys_match` compares the
+    // same bytes, but parses the certificate with webpki first, which
+    // refuses an X.509 v1 certificate that OpenSSL clients accept).
+    if let Some(key_spki) = signing_key.public_key() {
+        let matches = |spki: &[u8]| spki == key_spki.as_ref();
+        if !matches(&leaf.spki) {
+            let later_in_chain = chain[1..]
+                .iter()
+                .any(|der| CertInfo::parse(der).is_ok_and(|info| matches(&info.spki)));
+            return Err(LoadError::KeyMismatch {
+                cert: cert_path.to_path_buf(),
+                key: key_path.to_path_buf(),
+                later_in_chain,
+            });
+        }
     }
     let now = cert::now();
     match leaf.validity_at(now) {
@@ -428,4 +431,116 @@ fn rsa_key_bits(key: &PrivateKeyDer<'_>) -> Option<usize> {
     let (_, rsa) = parse_der(pkcs1).ok()?;
     let modulus = rsa.as_sequence().ok()?.get(1)?.as_slice().ok()?;
     Some(cert::integer_bits(modulus))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Files(PathBuf);
+
+    impl Files {
+        fn new(name: &str) -> Files {
+            let dir =
+                std::env::temp_dir().join(format!("tls_common-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Files(dir)
+        }
+        fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::write(&path, contents).unwrap();
+            path
+        }
+    }
+
+    impl Drop for Files {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn self_signed(tweak: impl FnOnce(&mut rcgen::CertificateParams)) -> (String, String) {
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        tweak(&mut params);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn load(files: &Files, cert: &str, key: &str) -> Result<Identity, LoadError> {
+        let cert = files.write("c.pem", cert);
+        let key = files.write("k.pem", key);
+        load_identity(&cert, &key, &crate::config::provider())
+    }
+
+    #[test]
+    fn a_good_pair_loads_and_its_checks_refuse_the_rest() {
+        let files = Files::new("checks");
+        let (cert, key) = self_signed(|_| {});
+        let identity = load(&files, &cert, &key).unwrap();
+        assert_eq!(identity.chain.len(), 1);
+        let (_, other_key) = self_signed(|_| {});
+        assert!(matches!(
+            load(&files, &cert, &other_key),
+            Err(LoadError::KeyMismatch {
+                later_in_chain: false,
+                ..
+            })
+        ));
+        let (old, old_key) = self_signed(|p| {
+            p.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        });
+        assert!(matches!(
+            load(&files, &old, &old_key),
+            Err(LoadError::Expired { .. })
+        ));
+        let (new, new_key) = self_signed(|p| {
+            p.not_before = rcgen::date_time_ymd(2200, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2201, 1, 1);
+        });
+        assert!(matches!(
+            load(&files, &new, &new_key),
+            Err(LoadError::NotYetValid { .. })
+        ));
+        assert!(matches!(
+            load(&files, &key, &cert),
+            Err(LoadError::WrongContent {
+                role: FileRole::Certificate,
+                ..
+            })
+        ));
+        assert!(matches!(
+            load(&files, "junk", &key),
+            Err(LoadError::NotPem { .. })
+        ));
+        let encrypted =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        assert!(matches!(
+            load(&files, &cert, encrypted),
+            Err(LoadError::EncryptedKey { .. })
+        ));
+    }
+
+    #[test]
+    fn roots_load_and_an_empty_file_is_named() {
+        let files = Files::new("roots");
+        let (cert, key) =
+            self_signed(|p| p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained));
+        let ca = files.write("ca.pem", format!("{cert}{cert}"));
+        assert_eq!(load_roots(&ca).unwrap().len(), 2);
+        let only_key = files.write("key.pem", key);
+        let err = load_roots(&only_key).unwrap_err().to_string();
+        assert!(
+            err.contains("holds no CA certificate") && err.contains("PRIVATE KEY"),
+            "{err}"
+        );
+        let err = load_roots(&files.0.join("missing.pem"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot read the CA certificate file"),
+            "{err}"
+        );
+    }
 }

@@ -176,20 +176,28 @@ fn explain_certificate(error: &CertificateError, peer: &str, ca_flag: &str) -> S
              same name as its issuer but another key"
         ),
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
-            format!(
-                "it is not for a TLS {peer} (its extendedKeyUsage lacks {}); sign it with that \
-                 usage (`make test-cert` does for servers)",
-                if peer == "server" {
-                    "serverAuth"
-                } else {
-                    "clientAuth"
-                }
-            )
+            if peer == "server" {
+                "it is not for a TLS server (its extendedKeyUsage lacks serverAuth); have it \
+                 signed with that usage (`make test-cert` does)"
+                    .to_string()
+            } else {
+                "it is not for a TLS client (its extendedKeyUsage lacks clientAuth); have it \
+                 signed with that usage"
+                    .to_string()
+            }
         }
         CertificateError::ApplicationVerificationFailure => {
             "its common name is not one of the names allowed (--allow-cn)".to_string()
         }
         CertificateError::BadEncoding => "it is not a well-formed certificate".to_string(),
+        // webpki accepts X.509 v3 only (RFC 5280 §4.1.2.1 requires v3 when
+        // extensions are present; TLS needs subjectAltName, so v3).
+        CertificateError::Other(other) if other.to_string().contains("UnsupportedCertVersion") => {
+            "it is an X.509 version 1 certificate (signed without extensions, as `openssl x509 \
+             -req` does without -extfile); rustls accepts version 3 only: have it signed with \
+             extensions (`make test-cert` does)"
+                .to_string()
+        }
         other => format!("{other}"),
     }
 }
@@ -278,7 +286,12 @@ fn plain_name(presented: &str) -> String {
             .strip_prefix(prefix)
             .and_then(|rest| rest.strip_suffix(')'))
         {
-            return inner.trim_matches('"').to_string();
+            let inner = inner.trim_matches('"');
+            // webpki writes ::1 as 0::1.
+            return match inner.parse::<std::net::IpAddr>() {
+                Ok(ip) => ip.to_string(),
+                Err(_) => inner.to_string(),
+            };
         }
     }
     presented.to_string()

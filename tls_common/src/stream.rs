@@ -66,8 +66,9 @@ impl fmt::Display for TlsError {
         match self {
             TlsError::Tls { error, side } => f.write_str(&report::explain(error, *side)),
             TlsError::ClosedInHandshake { side: Side::Client } => f.write_str(
-                "the server closed the connection during the handshake (does it speak TLS? \
-                 did it refuse our certificate without an alert?)",
+                "the server closed the connection during the handshake (is it at its \
+                 connection limit? does it speak TLS? did it refuse our certificate without an \
+                 alert?)",
             ),
             TlsError::ClosedInHandshake { side: Side::Server } => f.write_str(
                 "the client closed the connection during the handshake (it may not trust our \
@@ -210,18 +211,34 @@ impl TlsSocket {
 
     /// Runs the handshake to its end.
     pub fn handshake(&mut self) -> Result<(), TlsError> {
+        let side = self.side;
+        // A reset is a close too, only ruder: a server over its connection
+        // cap may close before it reads the ClientHello.
+        let closed = |err: TlsError| match err {
+            TlsError::Io(io)
+                if matches!(
+                    io.kind(),
+                    ErrorKind::ConnectionReset
+                        | ErrorKind::ConnectionAborted
+                        | ErrorKind::BrokenPipe
+                ) =>
+            {
+                TlsError::ClosedInHandshake { side }
+            }
+            other => other,
+        };
         while self.conn.is_handshaking() {
-            self.flush_tls().map_err(TlsError::Io)?;
+            self.flush_tls().map_err(|e| closed(TlsError::Io(e)))?;
             if !self.conn.is_handshaking() {
                 break;
             }
             if self.eof && self.pos == self.end {
-                return Err(TlsError::ClosedInHandshake { side: self.side });
+                return Err(TlsError::ClosedInHandshake { side });
             }
-            self.fill()?;
+            self.fill().map_err(closed)?;
         }
         // The client's Finished, or the server's session tickets.
-        self.flush_tls().map_err(TlsError::Io)
+        self.flush_tls().map_err(|e| closed(TlsError::Io(e)))
     }
 
     /// Whether input is buffered here or in rustls (received but not yet
@@ -258,6 +275,27 @@ impl TlsSocket {
             }
         }
         Ok(())
+    }
+
+    /// Ends a connection whose handshake failed (rustls has sent the alert
+    /// that says why): half-closes and drains like [`TlsSocket::close`], so
+    /// that bytes the peer sent meanwhile do not make the close a reset
+    /// that would destroy the alert before the peer reads it.
+    pub fn abort(mut self, linger: Duration) {
+        let _ = self.flush_tls();
+        let _ = self.sock.shutdown(Shutdown::Write);
+        let deadline = Instant::now() + linger;
+        let mut drained = 0usize;
+        while drained < DRAIN_LIMIT {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.sock.set_read_timeout(Some(left)).is_err() {
+                break;
+            }
+            match self.sock.read(&mut self.inbuf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
     }
 
     /// Sends close_notify and closes at once, ignoring errors: for a client

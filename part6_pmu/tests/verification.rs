@@ -1,0 +1,147 @@
+//! The client verifies the server: its CA (`--ca`), its validity and its
+//! name, and says in plain words which check failed.
+
+mod util;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use util::{KillOnDrop, TestDir, part6};
+
+fn client(ca: &std::path::Path, host: &str, port: &str, extra: &[&str]) -> util::Run {
+    let mut args = vec![
+        "client",
+        "--ca",
+        ca.to_str().unwrap(),
+        "--host",
+        host,
+        "--port",
+        port,
+    ];
+    args.extend_from_slice(extra);
+    args.push("CMD_short:0");
+    part6(&args)
+}
+
+#[test]
+fn an_unknown_issuer_is_named() {
+    let dir = TestDir::new("unknown-issuer");
+    let ca = dir.ca("ca");
+    let other = dir.ca("other");
+    let pair = ca.server(&dir, "server", |_| {});
+    let server = util::server_for(&pair, &[]);
+    let run = client(&other.cert, "localhost", &server.port(), &[]);
+    run.assert_error(
+        1,
+        &["TLS handshake with localhost", "unknown issuer", "--ca"],
+    );
+    server.wait_for_log("the client sent the alert unknown_ca");
+}
+
+#[test]
+fn a_name_mismatch_lists_the_names_the_certificate_has() {
+    let dir = TestDir::new("name");
+    let ca = dir.ca("ca");
+    let pair = ca.server(&dir, "server", |_| {});
+    let server = util::server_for(&pair, &["--messages", "1"]);
+    let ca = ca.cert.as_path();
+    let run = client(
+        ca,
+        "127.0.0.1",
+        &server.port(),
+        &["--servername", "pmu.example.com"],
+    );
+    run.assert_error(
+        1,
+        &[
+            "name mismatch",
+            "not valid for 'pmu.example.com'",
+            "only for localhost, 127.0.0.1",
+            "--servername",
+        ],
+    );
+    // The names it has all pass, as DNS name or IP address.
+    for (host, name) in [
+        ("127.0.0.1", "localhost"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("localhost", "localhost"),
+    ] {
+        let run = client(ca, host, &server.port(), &["--servername", name]);
+        assert!(run.status.success(), "{host} {name}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn an_expired_server_certificate_is_named() {
+    // part6_pmu refuses to serve an expired certificate, so openssl serves it.
+    let dir = TestDir::new("expired");
+    let ca = dir.ca("ca");
+    let pair = ca.server(&dir, "server", |p| {
+        p.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    });
+    let (_server, port) = openssl_server(&pair);
+    let run = client(&ca.cert, "localhost", &port, &["--connect-timeout", "5"]);
+    run.assert_error(
+        1,
+        &["the server's certificate is refused: it expired on 2001-01-01"],
+    );
+}
+
+/// `openssl s_server` with `pair` on a free loopback port.
+fn openssl_server(pair: &util::Pair) -> (KillOnDrop, String) {
+    let mut child = KillOnDrop(
+        Command::new("openssl")
+            .args([
+                "s_server",
+                "-accept",
+                "127.0.0.1:0",
+                "-naccept",
+                "1",
+                "-cert",
+            ])
+            .arg(&pair.cert)
+            .arg("-key")
+            .arg(&pair.key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl s_server"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let port = loop {
+        let line = lines.next().expect("s_server printed no ACCEPT").unwrap();
+        if let Some(addr) = line.strip_prefix("ACCEPT ") {
+            break addr.rsplit(':').next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, port)
+}
+
+#[test]
+fn a_plain_tcp_server_is_not_tls() {
+    let dir = TestDir::new("plain");
+    let ca = dir.ca("ca");
+    let mut config = lab_server::Config::ephemeral();
+    config.udp_port = None;
+    let lab = lab_server::LabServer::start(config).unwrap();
+    let port = lab.tcp_port().unwrap().to_string();
+    let run = client(&ca.cert, "127.0.0.1", &port, &[]);
+    run.assert_error(1, &["is not TLS", "part2_pdc"]);
+}
+
+#[test]
+fn a_silent_server_times_out() {
+    let dir = TestDir::new("silent");
+    let ca = dir.ca("ca");
+    let listener = std::net::TcpListener::bind("[::1]:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let run = client(&ca.cert, "::1", &port, &["--timeout", "0.3"]);
+    drop(listener);
+    run.assert_error(
+        1,
+        &["TLS handshake with ::1", "nothing from the peer for 0.3 s"],
+    );
+}
