@@ -8,12 +8,6 @@ use util::pdc;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-fn assert_one_line_error(stderr: &str, needle: &str) {
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("part2_pdc: error: "), "{stderr}");
-    assert!(stderr.contains(needle), "{needle:?} in {stderr}");
-}
-
 #[test]
 fn a_refused_connection_exits_1() {
     // A port that was free a moment ago: nobody listens there.
@@ -33,7 +27,7 @@ fn a_refused_connection_exits_1() {
         LIMIT,
     );
     assert_eq!(run.status.code(), Some(1));
-    assert_one_line_error(&run.stderr, "Connection refused");
+    run.expect_one_line_error("part2_pdc", "Connection refused");
     assert!(run.stdout.is_empty());
 }
 
@@ -41,7 +35,7 @@ fn a_refused_connection_exits_1() {
 fn an_unknown_host_exits_1() {
     let run = pdc(&["--host", "no-such-host.invalid", "CMD_short:0"], LIMIT);
     assert_eq!(run.status.code(), Some(1));
-    assert_one_line_error(&run.stderr, "no-such-host.invalid");
+    run.expect_one_line_error("part2_pdc", "no-such-host.invalid");
 }
 
 #[test]
@@ -49,7 +43,7 @@ fn a_bad_command_exits_2() {
     for bad in ["CMD_short", "CMD_short:-1", "CMD_flood", "hello"] {
         let run = pdc(&["--host", "localhost", bad], LIMIT);
         assert_eq!(run.status.code(), Some(2), "{bad}");
-        assert_one_line_error(&run.stderr, "is not a PMU command");
+        run.expect_one_line_error("part2_pdc", "is not a PMU command");
     }
     let run = pdc(&["--host", "localhost"], LIMIT);
     assert_eq!(run.status.code(), Some(2), "no command");
@@ -75,5 +69,5 @@ fn a_silent_server_times_out_with_a_clear_message() {
     );
     drop(listener);
     assert_eq!(run.status.code(), Some(1));
-    assert_one_line_error(&run.stderr, "server is silent");
+    run.expect_one_line_error("part2_pdc", "server is silent");
 }

@@ -60,27 +60,22 @@ fn a_flood_ending_with_a_newline_gets_none_added() {
 
 #[test]
 fn a_closed_stdout_ends_the_run_quietly() {
-    use std::process::{Command, Stdio};
     let lab = server(|c| c.flood_bytes = 64 * 1024 * 1024);
     let port = lab.tcp_port().unwrap().to_string();
     // `part2_pdc CMD_floodme | head -c 10`: the reader leaves early.
-    let mut child = util::KillOnDrop(
-        Command::new(util::BIN)
-            .args(["--host", "::1", "--port", &port, "CMD_floodme"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let mut proc = testkit::spawn_raw(
+        util::BIN,
+        &["--host", "::1", "--port", &port, "CMD_floodme"],
     );
     let mut head = [0u8; 10];
-    std::io::Read::read_exact(child.0.stdout.as_mut().unwrap(), &mut head).unwrap();
-    drop(child.0.stdout.take());
-    let run = util::finish(child, Duration::from_secs(20));
+    std::io::Read::read_exact(proc.raw_stdout().unwrap(), &mut head).unwrap();
+    proc.close_stdout();
+    let run = proc.finish();
     assert!(
         run.status.success(),
-        "a broken pipe is success: {:?} {}",
+        "a broken pipe is success: {:?} {:?}",
         run.status,
         run.stderr
     );
-    assert_eq!(run.stderr, "");
+    assert!(run.stderr.is_empty(), "{:?}", run.stderr);
 }

@@ -3,11 +3,10 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use util::{KillOnDrop, pdc, pmu_lines, server};
+use std::time::Duration;
+use util::{pdc, pmu_lines, server};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -143,19 +142,13 @@ fn a_server_closing_mid_message_leaves_the_fragment_on_its_own_line() {
 fn with_cmd_short_1_each_line_shows_when_its_message_arrives() {
     let lab = server(|c| c.messages = 3);
     let port = lab.tcp_port().unwrap().to_string();
-    let start = Instant::now();
-    let mut child = KillOnDrop(
-        Command::new(util::BIN)
-            .args(["--host", "localhost", "--port", &port, "CMD_short:1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let proc = testkit::spawn(
+        util::BIN,
+        &["--host", "localhost", "--port", &port, "CMD_short:1"],
     );
-    let stdout = BufReader::new(child.0.stdout.take().unwrap());
     let mut arrivals = Vec::new();
-    for line in stdout.lines() {
-        arrivals.push((line.unwrap(), start.elapsed()));
+    while let Some(line) = proc.line_within(Duration::from_secs(5)) {
+        arrivals.push((line, proc.started().elapsed()));
     }
     assert_eq!(arrivals.len(), 3, "{arrivals:?}");
     for (i, (line, at)) in arrivals.iter().enumerate() {
@@ -168,5 +161,5 @@ fn with_cmd_short_1_each_line_shows_when_its_message_arrives() {
             "line {i} at {at:?}"
         );
     }
-    assert!(child.0.wait().unwrap().success());
+    assert!(proc.finish().status.success());
 }

@@ -65,13 +65,17 @@ fn help_and_version_succeed() {
         "-4",
         "-6",
     ] {
-        assert!(help.stdout.contains(flag), "{flag} in {}", help.stdout);
+        assert!(
+            help.stdout_text().contains(flag),
+            "{flag} in {}",
+            help.stdout_text()
+        );
     }
     let version = run(&["-V"]);
     version.expect_code(0);
     assert!(
-        version.stdout.starts_with("part3_reset "),
+        version.stdout_text().starts_with("part3_reset "),
         "{}",
-        version.stdout
+        version.stdout_text()
     );
 }

@@ -10,7 +10,7 @@ fn ipv6_only_reaches_an_ipv6_server() {
     let server = reset_server(UdpFamily::V6, 0.0, OffsetSep::Colon);
     let out = run(&["--host", "localhost", "--port", &port_of(&server), "-6"]);
     out.expect_code(0);
-    assert_eq!(parse_ack(out.lines()[0]).family, "IPv6");
+    assert_eq!(parse_ack(&out.lines()[0]).family, "IPv6");
 }
 
 #[test]
@@ -36,7 +36,7 @@ fn ipv4_only_reaches_an_ipv4_server() {
     let server = reset_server(UdpFamily::V4, 0.0, OffsetSep::Colon);
     let out = run(&["--host", "localhost", "--port", &port_of(&server), "--ipv4"]);
     out.expect_code(0);
-    assert_eq!(parse_ack(out.lines()[0]).family, "IPv4");
+    assert_eq!(parse_ack(&out.lines()[0]).family, "IPv4");
 }
 
 #[test]

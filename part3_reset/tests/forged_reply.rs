@@ -29,7 +29,7 @@ fn reply_from_another_port_is_ignored() {
         "2",
     ]);
     out.expect_code(0);
-    let ack = parse_ack(out.lines()[0]);
+    let ack = parse_ack(&out.lines()[0]);
     assert_eq!(ack.value, 7, "{out:#?}");
     assert_eq!(ack.from, peer.addr());
     assert_eq!(ack.attempts, 1);

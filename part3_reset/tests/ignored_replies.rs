@@ -34,7 +34,7 @@ fn only_a_valid_offset_ends_the_wait() {
         "-v",
     ]);
     out.expect_code(0);
-    let ack = parse_ack(out.lines()[0]);
+    let ack = parse_ack(&out.lines()[0]);
     assert_eq!(ack.value, 3, "{out:#?}");
     assert_eq!(ack.attempts, 1, "junk does not cost an attempt: {out:#?}");
     assert!(

@@ -37,7 +37,7 @@ fn late_reply_to_previous_run_is_not_counted() {
     out.expect_code(0);
     let lines = out.lines();
     assert_eq!(lines.len(), 3, "{out:#?}");
-    let (run1, run2) = (parse_ack(lines[0]), parse_ack(lines[1]));
+    let (run1, run2) = (parse_ack(&lines[0]), parse_ack(&lines[1]));
     assert_eq!((run1.value, run1.attempts), (1, 2), "{out:#?}");
     assert_eq!(
         (run2.value, run2.attempts),

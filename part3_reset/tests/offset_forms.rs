@@ -12,7 +12,7 @@ fn one_exchange(sep: OffsetSep, family: UdpFamily, expected: &str) {
     out.expect_code(0);
     let lines = out.lines();
     assert_eq!(lines.len(), 1, "no summary without --runs: {out:#?}");
-    let ack = parse_ack(lines[0]);
+    let ack = parse_ack(&lines[0]);
     assert!(ack.value <= 3);
     assert_eq!(ack.family, expected);
     assert_eq!(
@@ -44,7 +44,7 @@ fn reset_zero_gets_offset_zero() {
         "0",
     ]);
     out.expect_code(0);
-    assert_eq!(parse_ack(out.lines()[0]).value, 0);
+    assert_eq!(parse_ack(&out.lines()[0]).value, 0);
 }
 
 #[test]
@@ -53,7 +53,7 @@ fn v4_mapped_literal_is_reached_over_ipv4() {
     let port = port_of(&server);
     let out = run(&["--host", "::ffff:127.0.0.1", "--port", &port]);
     out.expect_code(0);
-    let ack = parse_ack(out.lines()[0]);
+    let ack = parse_ack(&out.lines()[0]);
     assert_eq!(ack.family, "IPv4");
     assert_eq!(ack.from.to_string(), format!("127.0.0.1:{port}"));
 }

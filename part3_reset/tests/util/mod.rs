@@ -6,110 +6,32 @@
 
 use chrono::{DateTime, FixedOffset};
 use lab_server::{Config, LabServer, OffsetSep, UdpFamily};
-use std::io::Read;
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How long a run may take unless a test says otherwise.
-pub const TIMEOUT: Duration = Duration::from_secs(20);
+pub use testkit::Output as Finished;
 
-/// What a finished `part3_reset` printed, and how long it took.
-#[derive(Debug)]
-pub struct Finished {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-}
-
-impl Finished {
-    pub fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-
-    pub fn lines(&self) -> Vec<&str> {
-        self.stdout.lines().collect()
-    }
-
-    /// Fails the test, showing everything, unless the exit status is `code`.
-    pub fn expect_code(&self, code: i32) -> &Finished {
-        assert_eq!(self.code(), Some(code), "unexpected exit status: {self:#?}");
-        self
-    }
-}
-
-/// A child killed and reaped when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_part3_reset");
 
 /// Runs `part3_reset ARGS...` to completion, within [`TIMEOUT`].
 pub fn run(args: &[&str]) -> Finished {
-    run_within(args, TIMEOUT)
+    testkit::run(BIN, args)
 }
 
 /// Runs `part3_reset ARGS...`; kills it and fails the test if it is still
 /// running after `limit`.
 pub fn run_within(args: &[&str], limit: Duration) -> Finished {
-    run_program(BIN, args, limit)
+    testkit::run_within(BIN, args, limit)
 }
 
-/// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_part3_reset");
-
-/// Runs `program ARGS...` (a wrapper that ends by exec'ing [`BIN`], or
-/// [`BIN`] itself); kills it and fails the test if it is still running
-/// after `limit`.
+/// Runs `program ARGS...` (a wrapper that ends by exec'ing [`BIN`]) within
+/// `limit`.
 pub fn run_program(program: &str, args: &[&str], limit: Duration) -> Finished {
-    let started = Instant::now();
-    let mut guard = Guard(
-        Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|err| panic!("spawn {program}: {err}")),
-    );
-    let stdout = slurp(guard.0.stdout.take().expect("piped stdout"));
-    let stderr = slurp(guard.0.stderr.take().expect("piped stderr"));
-    let status = loop {
-        if let Some(status) = guard.0.try_wait().expect("try_wait") {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = guard.0.kill();
-            let _ = guard.0.wait();
-            let stderr = stderr.join().unwrap_or_default();
-            panic!("{program} {args:?} still running after {limit:?}; stderr: {stderr}");
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
-    let elapsed = started.elapsed();
-    Finished {
-        status,
-        // The pipes close with the process: the readers end.
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-        elapsed,
-    }
-}
-
-fn slurp(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
+    testkit::run_within(program, args, limit)
 }
 
 /// An in-process `lab_server` whose UDP reset service listens on `family`
