@@ -7,12 +7,18 @@
 //! - [`splitter`]: the streaming PMU splitter that re-cuts a TCP byte stream
 //!   into `This is PMU data <i>` messages;
 //! - [`output`]: how a PMU client prints and flushes what it receives;
+//! - [`frame`]: the multicast datagram of Part 4, a 6-byte ID and the text,
+//!   and how a receiver shows it;
+//! - [`multicast`]: joining a group and sending to it (`IP_ADD_MEMBERSHIP`,
+//!   `IP_MULTICAST_IF` and their IPv6 twins), for Part 4 and the TV channel;
 //! - [`cli`]: the conventions every binary follows for arguments, errors and
 //!   exit codes (SPEC.md, "Conventions for every binary").
 
 pub mod addr;
 pub mod cli;
 pub mod command;
+pub mod frame;
+pub mod multicast;
 pub mod output;
 pub mod reset;
 pub mod splitter;

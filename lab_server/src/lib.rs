@@ -10,9 +10,18 @@
 //!   `OFFSET:X` (`--offset-sep`), drops requests with probability `--loss`,
 //!   and listens on IPv4 only, IPv6 only, or alternately on each
 //!   (`--udp-family`), as the course server does over a day.
+//! - Multicast TV channel (Part 4), group 224.1.1.1 port 5005 on interface
+//!   127.0.0.1: sends `swcmTV` + one line of a public-domain text every
+//!   `--tv-interval` and loops; answers each subscriber's opinion with a
+//!   datagram that quotes the subscriber's ID and the opinion's length
+//!   (see the `tv` module).
+//! - WebSocket PMU (Part 5), port 5006: the TCP PMU's commands, one
+//!   WebSocket message per PMU message (binary frames, or text with
+//!   `--ws-text`), floodme as one message, then the close handshake.
 //!
 //! Tests start it in-process with [`Config::ephemeral`] (port 0 on 127.0.0.1
-//! and ::1, the same port on both) and read the ports back.
+//! and ::1, the same port on both) and read the ports back. The TV channel
+//! is off there: a test that wants it sets `mcast_port` to `Some(0)`.
 //!
 //! # Choices where the course server is not documented
 //! - A command is taken when what has arrived parses as one (the course
@@ -26,11 +35,16 @@
 //!   the client may still send for up to a second before closing, so that
 //!   unread bytes never turn the close into a reset that would destroy
 //!   the answer in the client's receive buffer.
+//! - The TV channel's multicast interface defaults to 127.0.0.1 and its
+//!   TTL to 1, so that a `make server` never multicasts beyond the machine
+//!   unless `--mcast-interface` says otherwise.
 
 mod flood;
 mod net;
 mod pmu;
 mod reset;
+mod tv;
+mod ws;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -39,8 +53,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub use common::multicast::Interface;
 pub use common::reset::OffsetSep;
 pub use flood::flood_text;
+pub use tv::{MIN_OPINION, TEXT as TV_TEXT};
+
+/// The kind of WebSocket frame the WebSocket PMU sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WsFrames {
+    /// Binary frames, as the course server.
+    Binary,
+    /// Text frames (the PMU's messages are ASCII).
+    Text,
+}
 
 /// Which family the UDP reset service listens on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +125,21 @@ pub struct Config {
     pub write_timeout: Duration,
     /// One line on stderr per connection and request.
     pub log: bool,
+    /// WebSocket PMU port; `None` turns the service off, 0 picks a free port.
+    pub ws_port: Option<u16>,
+    /// Binary or text frames for the WebSocket PMU's messages.
+    pub ws_frames: WsFrames,
+    /// The TV channel's multicast group.
+    pub mcast_group: IpAddr,
+    /// The TV channel's port; `None` turns the channel off, 0 picks a free
+    /// port.
+    pub mcast_port: Option<u16>,
+    /// The interface the TV channel joins the group on and sends through.
+    pub mcast_interface: Interface,
+    /// The TV channel's `IP_MULTICAST_TTL`.
+    pub mcast_ttl: u32,
+    /// Time between two lines of the TV channel.
+    pub tv_interval: Duration,
 }
 
 impl Default for Config {
@@ -118,16 +158,27 @@ impl Default for Config {
             read_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             log: true,
+            ws_port: Some(5006),
+            ws_frames: WsFrames::Binary,
+            mcast_group: Ipv4Addr::new(224, 1, 1, 1).into(),
+            mcast_port: Some(5005),
+            mcast_interface: Interface::V4(Ipv4Addr::LOCALHOST),
+            mcast_ttl: 1,
+            tv_interval: Duration::from_secs(1),
         }
     }
 }
 
 impl Config {
     /// Every service on a free port of 127.0.0.1 and ::1, silent: for tests.
+    /// The TV channel stays off: it multicasts, which a test asks for
+    /// explicitly (`mcast_port: Some(0)`).
     pub fn ephemeral() -> Config {
         Config {
             tcp_port: Some(0),
             udp_port: Some(0),
+            ws_port: Some(0),
+            mcast_port: None,
             log: false,
             ..Config::default()
         }
@@ -161,6 +212,8 @@ pub struct LabServer {
     shared: Arc<Shared>,
     tcp: Vec<SocketAddr>,
     udp: Vec<SocketAddr>,
+    ws: Vec<SocketAddr>,
+    tv: Option<SocketAddr>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -183,6 +236,8 @@ impl LabServer {
             shared: shared.clone(),
             tcp: Vec::new(),
             udp: Vec::new(),
+            ws: Vec::new(),
+            tv: None,
             threads: Vec::new(),
         };
         if let Some(port) = shared.config.tcp_port {
@@ -211,7 +266,44 @@ impl LabServer {
                 })?);
             }
         }
+        if let Some(port) = shared.config.ws_port {
+            for listener in net::bind_tcp(&shared.config.bind, port)? {
+                server.ws.push(listener.local_addr()?);
+                let shared = shared.clone();
+                server.threads.push(spawn("ws-accept", move || {
+                    ws::accept_loop(listener, shared)
+                })?);
+            }
+        }
+        if let Some(port) = shared.config.mcast_port {
+            let (group, threads) = tv::start(&shared, port).map_err(|err| {
+                io::Error::new(
+                    err.kind(),
+                    format!(
+                        "starting the TV channel on {}: {err}",
+                        shared.config.mcast_group
+                    ),
+                )
+            })?;
+            server.tv = Some(group);
+            server.threads.extend(threads);
+        }
         Ok(server)
+    }
+
+    /// Where the WebSocket PMU listens.
+    pub fn ws_addrs(&self) -> &[SocketAddr] {
+        &self.ws
+    }
+
+    /// The WebSocket PMU port (the same on every address).
+    pub fn ws_port(&self) -> Option<u16> {
+        self.ws.first().map(SocketAddr::port)
+    }
+
+    /// The TV channel's group and port.
+    pub fn tv_group(&self) -> Option<SocketAddr> {
+        self.tv
     }
 
     /// Where the TCP PMU listens.
@@ -251,7 +343,7 @@ impl LabServer {
     /// their own time-outs.
     pub fn shutdown(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        for addr in &self.tcp {
+        for addr in self.tcp.iter().chain(&self.ws) {
             // Wakes the accept() that blocks the listener's thread.
             let _ = std::net::TcpStream::connect_timeout(
                 &net::reachable(*addr),

@@ -5,7 +5,9 @@
 //! lab_server [--bind ADDR]... [--tcp-port 5003] [--udp-port 5004]
 //!            [--messages N] [--first-index 0] [--flood-bytes B] [--loss P]
 //!            [--udp-family v4|v6|alternate:SECS] [--offset-sep =|:]
-//!            [--only tcp,udp]
+//!            [--ws-port 5006] [--ws-text] [--mcast-group 224.1.1.1]
+//!            [--mcast-port 5005] [--mcast-interface 127.0.0.1] [--mcast-ttl 1]
+//!            [--tv-interval 1] [--only tcp,udp,mcast,ws]
 //! ```
 //!
 //! Runs until killed; one line per connection and request on stderr
@@ -14,7 +16,7 @@
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use lab_server::{Config, LabServer, OffsetSep, UdpFamily};
+use lab_server::{Config, Interface, LabServer, OffsetSep, UdpFamily, WsFrames};
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -50,6 +52,28 @@ struct Cli {
     /// Separator of the reset answer: '=' (OFFSET=X, the handout) or ':' (OFFSET:X, the course server)
     #[arg(long, default_value = ":", value_parser = offset_sep, value_name = "SEP")]
     offset_sep: OffsetSep,
+    /// WebSocket PMU port (Part 5)
+    #[arg(long, default_value_t = 5006)]
+    ws_port: u16,
+    /// Send the WebSocket PMU's messages in text frames (the course server sends binary ones)
+    #[arg(long)]
+    ws_text: bool,
+    /// The TV channel's multicast group (Part 4)
+    #[arg(long, default_value = "224.1.1.1", value_name = "GROUP")]
+    mcast_group: IpAddr,
+    /// The TV channel's UDP port
+    #[arg(long, default_value_t = 5005)]
+    mcast_port: u16,
+    /// Interface of the TV channel: an IPv4 address of it, or for an IPv6 group its name or index
+    /// (127.0.0.1: loopback, nothing leaves the machine)
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    mcast_interface: Interface,
+    /// The TV channel's IP_MULTICAST_TTL (0: this host only)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=255), value_name = "TTL")]
+    mcast_ttl: u32,
+    /// Seconds between two lines of the TV channel
+    #[arg(long, default_value = "1", value_parser = common::cli::seconds, value_name = "SECS")]
+    tv_interval: Duration,
     /// Run only these services
     #[arg(long, value_delimiter = ',', value_name = "SERVICES")]
     only: Vec<Service>,
@@ -73,6 +97,10 @@ enum Service {
     Tcp,
     /// The UDP reset service (Part 3)
     Udp,
+    /// The multicast TV channel (Part 4)
+    Mcast,
+    /// The WebSocket PMU (Part 5)
+    Ws,
 }
 
 fn probability(text: &str) -> Result<f64, String> {
@@ -111,8 +139,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         read_timeout: cli.read_timeout,
         write_timeout: cli.write_timeout,
         log: !cli.quiet,
+        ws_port: wants(Service::Ws).then_some(cli.ws_port),
+        ws_frames: if cli.ws_text {
+            WsFrames::Text
+        } else {
+            WsFrames::Binary
+        },
+        mcast_group: cli.mcast_group,
+        mcast_port: wants(Service::Mcast).then_some(cli.mcast_port),
+        mcast_interface: cli.mcast_interface,
+        mcast_ttl: cli.mcast_ttl,
+        tv_interval: cli.tv_interval,
         ..Config::default()
     };
+    if config.mcast_port.is_some() {
+        common::multicast::check(config.mcast_group, config.mcast_interface)
+            .map_err(|why| common::cli::usage(format!("--mcast-group/--mcast-interface: {why}")))?;
+        if config.tv_interval.is_zero() {
+            return Err(common::cli::usage(
+                "--tv-interval must be more than 0 seconds",
+            ));
+        }
+    }
     if !cli.bind.is_empty() {
         config.bind = cli.bind;
     }
@@ -121,7 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .filter(|&b| b <= isize::MAX as usize)
         .ok_or_else(|| common::cli::usage("--flood-bytes is larger than this machine can hold"))?;
     let server = LabServer::start(config.clone())
-        .context("starting the servers (another lab_server running? pick other ports with --tcp-port/--udp-port)")?;
+        .context("starting the servers (another lab_server running? pick other ports with --tcp-port/--udp-port/--ws-port, or fewer services with --only)")?;
     let list = |addrs: &[std::net::SocketAddr]| {
         addrs
             .iter()
@@ -140,7 +188,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             config.loss
         );
     }
-    if config.tcp_port.is_some() {
+    if !server.ws_addrs().is_empty() {
+        eprintln!(
+            "lab_server: WebSocket PMU on {} ({:?} frames)",
+            list(server.ws_addrs()),
+            config.ws_frames
+        );
+    }
+    if let Some(group) = server.tv_group() {
+        eprintln!(
+            "lab_server: TV channel on {group} through {}, TTL {}, a line every {} s",
+            config.mcast_interface,
+            config.mcast_ttl,
+            config.tv_interval.as_secs_f64()
+        );
+    }
+    if config.tcp_port.is_some() || config.ws_port.is_some() {
         // The first floodme would otherwise pay for building the text.
         let flood = server.flood();
         eprintln!("lab_server: floodme text ready, {} bytes", flood.len());
