@@ -113,3 +113,4 @@ part6: build
 
 bench: build
 	$(PYTHON) bench/bench.py --bin-dir $(BIN)
+	$(PYTHON) bench/bench_tls.py --bin-dir $(BIN)

@@ -9,7 +9,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufWriter, ErrorKind, Read, Write};
+use std::io::{self, BufRead, BufWriter, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,9 +19,6 @@ use tls_common::{HandshakeReport, TlsSocket, TlsVersion};
 
 /// How long past its interval a `CMD_short:<d>` waits for the next byte.
 const SHORT_GRACE: Duration = Duration::from_secs(30);
-
-/// Plaintext taken from rustls per read: about four records.
-const READ_BUFFER: usize = 64 * 1024;
 
 /// How the client runs.
 #[derive(Debug, Clone)]
@@ -152,10 +149,10 @@ impl Client {
         }
 
         let mut printer = PmuPrinter::new(command);
-        let mut buf = vec![0u8; READ_BUFFER];
         loop {
-            let n = match tls.read(&mut buf) {
-                Ok(n) => n,
+            // The decrypted record itself, not a copy of it.
+            let chunk = match tls.fill_buf() {
+                Ok(chunk) => chunk,
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 Err(err) if err.kind() == ErrorKind::UnexpectedEof => {
                     // Python's ssl server (the course's) closes without
@@ -166,7 +163,7 @@ impl Client {
                              could not be told apart)"
                         ));
                     }
-                    0
+                    break;
                 }
                 Err(err) => {
                     out.flush().ok();
@@ -181,10 +178,12 @@ impl Client {
                         .with_context(|| format!("receiving {command}'s answer from {peer}"));
                 }
             };
-            if n == 0 {
+            if chunk.is_empty() {
                 break;
             }
-            printer.feed(&buf[..n], out).context("writing to stdout")?;
+            printer.feed(chunk, out).context("writing to stdout")?;
+            let n = chunk.len();
+            tls.consume(n);
             // Flush when the next read would block: nothing left in rustls
             // or in our buffer, and nothing in the socket's receive queue.
             if !tls.has_buffered_input() && bytes_waiting(tls.socket()).unwrap_or(0) == 0 {

@@ -22,9 +22,13 @@ pub const DEFAULT_PORT: u16 = 5003;
 /// before it closes (as `lab_server`).
 const LINGER: Duration = Duration::from_secs(1);
 
-/// How much one `write()` of the flood encrypts before sending it: the
-/// larger, the fewer system calls (rustls's default is 64 KiB).
-const FLOOD_CHUNK: usize = 1 << 20;
+/// How much one `write()` of the flood encrypts before sending it, in one
+/// `writev()` of six 16 KiB records: the more, the fewer system calls
+/// (rustls's default is 64 KiB), but not 128 KiB or more: glibc gives
+/// freed memory back to the kernel past its 128 KiB trim threshold
+/// (`M_TRIM_THRESHOLD`), and faulting the pages in again for every chunk
+/// cost a third of the server's time in `make bench`.
+const FLOOD_CHUNK: usize = 96 * 1024;
 
 /// Bytes asked of each `recv()`: a server receives a handshake and a
 /// command, never a flood.

@@ -21,7 +21,7 @@
 use crate::report;
 use rustls::Connection;
 use std::fmt;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, BufRead, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -385,22 +385,22 @@ impl TlsSocket {
     }
 }
 
-impl Read for TlsSocket {
-    /// Plaintext. `Ok(0)` once the peer has sent close_notify; an
-    /// `UnexpectedEof` error when it closed without one (a truncation an
-    /// attacker could have caused, or a peer that skips close_notify).
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
+impl BufRead for TlsSocket {
+    /// Plaintext without a copy: what rustls has decrypted (up to a
+    /// record), reading the socket when it has nothing. Empty once the peer
+    /// has sent close_notify; an `UnexpectedEof` error when it closed
+    /// without one (a truncation an attacker could have caused, or a peer
+    /// that skips close_notify, such as Python's `ssl` on `close()`).
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         loop {
-            match self.conn.reader().read(buf) {
-                Ok(n) => return Ok(n),
+            match self.conn.reader().into_first_chunk() {
+                Ok(chunk) if !chunk.is_empty() => break,
+                Ok(_) => return Ok(&[]),
                 Err(err) if err.kind() == ErrorKind::WouldBlock => {}
                 Err(err) => return Err(err),
             }
             if self.eof && self.pos == self.end {
-                // rustls has seen the end: the next read reports it.
+                // rustls has seen the end: the next look reports it.
                 self.conn.process_new_packets().map_err(|error| {
                     TlsError::Tls {
                         error,
@@ -408,10 +408,29 @@ impl Read for TlsSocket {
                     }
                     .into_io()
                 })?;
-                return self.conn.reader().read(buf);
+                return self.conn.reader().into_first_chunk();
             }
             self.fill().map_err(TlsError::into_io)?;
         }
+        self.conn.reader().into_first_chunk()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.conn.reader().consume(amt);
+    }
+}
+
+impl Read for TlsSocket {
+    /// Plaintext, as [`BufRead::fill_buf`] gives it, copied.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let chunk = self.fill_buf()?;
+        let n = chunk.len().min(buf.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        self.consume(n);
+        Ok(n)
     }
 }
 
