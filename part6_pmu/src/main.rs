@@ -41,6 +41,34 @@
 //! Both honour `SSLKEYLOGFILE` (the NSS key log format that Wireshark
 //! reads): TLS hides the payload, but not the addresses, ports, sizes and
 //! timing, nor the certificates of a TLS 1.2 handshake.
+//!
+//! # Choices where SPEC.md is silent
+//! - Default listeners: the wildcard addresses, as the course's prototype
+//!   binds every interface; a host without IPv6 keeps the IPv4 listener
+//!   (with a note); `--listen` replaces both. `serve` takes CERT KEY
+//!   positionally too, or `--cert`/`--key`, not both.
+//! - As `lab_server`: 10 messages from index 0, a 56 KiB flood of
+//!   numbered 64-byte lines (generated at start-up and held in memory; it
+//!   leaves in one `write()`, as TLS records of 16 KiB sent 96 KiB at a
+//!   time), and a partial command that never completes gets no answer.
+//! - Time-outs: 10 s from connecting to the command (handshake included,
+//!   however slowly the bytes come), 30 s for a blocked send, 1 s of
+//!   lingering after close_notify; at most 64 connections, more are
+//!   closed on arrival.
+//! - An X.509 v1 certificate (signed without extensions) is served, with
+//!   a note: OpenSSL clients such as the grader accept it, rustls clients
+//!   do not. So is one without subjectAltName, with a note.
+//! - `--allow-cn`: an exact, case-sensitive match against any CN of the
+//!   client's subject; a refusal is the `access_denied` alert.
+//! - Client: the name checked is `--servername`, else `--host`; every
+//!   address of the host is tried in turn (`localhost`: `::1`, then
+//!   `127.0.0.1`); a server that closes without close_notify (Python's
+//!   `ssl` on `close()`) has ended its answer all the same (`-v` says so);
+//!   the commands of one call resume the first one's TLS session (`-v`
+//!   shows it). `--stats`, `--timeout`, `--connect-timeout` as `part2_pdc`;
+//!   `--tls-version` as the server.
+//! - Every stderr line is written in one `write()`, so that the lines of
+//!   concurrent connections never mix.
 
 mod client;
 mod pmu;
@@ -116,10 +144,10 @@ struct ServeArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
     max_connections: u32,
     /// Seconds a client has from connecting to sending its command
-    #[arg(long, default_value = "10", value_parser = common::cli::seconds, value_name = "SECS")]
+    #[arg(long, default_value = "10", value_parser = positive_seconds, value_name = "SECS")]
     handshake_timeout: Duration,
     /// Seconds a send may wait on a client that does not read
-    #[arg(long, default_value = "30", value_parser = common::cli::seconds, value_name = "SECS")]
+    #[arg(long, default_value = "30", value_parser = positive_seconds, value_name = "SECS")]
     idle_timeout: Duration,
     /// Print each handshake: version, cipher suite, key exchange, client certificate
     #[arg(short, long)]
@@ -159,11 +187,11 @@ struct ClientArgs {
     #[arg(short, long)]
     verbose: bool,
     /// Seconds to wait for the connection
-    #[arg(long, default_value = "10", value_parser = common::cli::seconds, value_name = "SECS")]
+    #[arg(long, default_value = "10", value_parser = positive_seconds, value_name = "SECS")]
     connect_timeout: Duration,
     /// Seconds without a byte from the server before giving up
     /// (CMD_short:<d> waits at least d + 30)
-    #[arg(long, default_value = "30", value_parser = common::cli::seconds, value_name = "SECS")]
+    #[arg(long, default_value = "30", value_parser = positive_seconds, value_name = "SECS")]
     timeout: Duration,
     /// CMD_short:<seconds> or CMD_floodme; several run in order
     #[arg(required = true, value_name = "COMMAND")]
@@ -237,6 +265,15 @@ fn listen_addr(text: &str) -> Result<SocketAddr, String> {
     text.parse().map_err(|_| {
         format!("'{text}' is not ADDR:PORT such as 127.0.0.1:5003, [::1]:5003 or 0.0.0.0:5003")
     })
+}
+
+/// A time-out: seconds, more than zero (a zero time-out would end every
+/// connection at once).
+fn positive_seconds(text: &str) -> Result<Duration, String> {
+    match common::cli::seconds(text)? {
+        d if d.is_zero() => Err(format!("'{text}': a time-out must be more than 0 seconds")),
+        d => Ok(d),
+    }
 }
 
 /// A flood size that fits in memory here.

@@ -276,7 +276,7 @@ fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
     // A client has `handshake_timeout` from connecting to sending its
     // command, however slowly it dribbles bytes: a silent or half-open
     // client holds its own thread that long, never another's.
-    tls.set_deadline(Some(accepted + options.handshake_timeout));
+    tls.set_deadline(accepted.checked_add(options.handshake_timeout));
     if let Err(err) = tls.set_write_timeout(Some(options.idle_timeout)) {
         shared.log(format_args!("{peer}: setting SO_SNDTIMEO: {err}"));
         return;

@@ -211,6 +211,8 @@ fn usage_errors_exit_2() {
         "--allow-cn needs --client-ca: {}",
         run.stderr
     );
+    let run = part6(&["a.pem", "b.pem", "--handshake-timeout", "0"]);
+    run.assert_error(2, &["more than 0 seconds"]);
     let help = part6(&["--help"]);
     assert!(help.status.success());
     assert!(

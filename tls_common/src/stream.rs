@@ -28,6 +28,9 @@ use std::time::{Duration, Instant};
 /// Bytes asked of each `recv()`.
 pub const RECV_BUFFER: usize = 256 * 1024;
 
+/// The longest [`TlsSocket::close`] waits for the peer to close.
+const MAX_LINGER: Duration = Duration::from_secs(60);
+
 /// The most bytes [`TlsSocket::close`] reads and discards before closing.
 const DRAIN_LIMIT: usize = 1 << 20;
 
@@ -261,7 +264,7 @@ impl TlsSocket {
         self.conn.send_close_notify();
         self.flush_tls()?;
         self.sock.shutdown(Shutdown::Write)?;
-        let deadline = Instant::now() + linger;
+        let deadline = Instant::now() + linger.min(MAX_LINGER);
         let mut drained = 0usize;
         while drained < DRAIN_LIMIT {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -284,7 +287,7 @@ impl TlsSocket {
     pub fn abort(mut self, linger: Duration) {
         let _ = self.flush_tls();
         let _ = self.sock.shutdown(Shutdown::Write);
-        let deadline = Instant::now() + linger;
+        let deadline = Instant::now() + linger.min(MAX_LINGER);
         let mut drained = 0usize;
         while drained < DRAIN_LIMIT {
             let left = deadline.saturating_duration_since(Instant::now());
