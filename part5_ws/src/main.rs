@@ -30,8 +30,11 @@
 //! `--timeout` bounds the wait for each read. `wss://` wraps the stream in
 //! rustls (TLS 1.2 and 1.3, the ring provider), trusting `--ca FILE` (PEM)
 //! or, without it, the system's CA store. Output is flushed whenever the
-//! socket's receive queue is empty, as in `part2_pdc`.
+//! socket's receive queue is empty, as in `part2_pdc`. Large blocks (the
+//! flood) are backed by transparent huge pages where the kernel allows,
+//! which saves most of the page faults of a 256 MiB message (`alloc`).
 
+mod alloc;
 mod client;
 mod printer;
 mod target;
@@ -73,6 +76,9 @@ struct Cli {
     #[arg(required = true, value_name = "COMMAND")]
     commands: Vec<Command>,
 }
+
+#[global_allocator]
+static ALLOCATOR: alloc::HugePageHint = alloc::HugePageHint;
 
 fn main() -> ExitCode {
     common::cli::main("part5_ws", run)
