@@ -9,9 +9,9 @@ HOST    ?= tcpip.epfl.ch
 CMD     ?= CMD_short:0
 PYTHON  ?= python3
 
-BINARIES := part1_echo part2_pdc part3_reset part6_pmu lab_server
+BINARIES := part1_echo part2_pdc part3_reset part4_receiver part4_sender part5_ws part6_pmu lab_server
 
-.PHONY: help all build test lint fmt demo server part1-server part1-client part2 part3 bench key csr test-ca test-cert part6
+.PHONY: help all build test lint fmt demo server part1-server part1-client part2 part3 part4-receiver part4-sender part5 bench key csr test-ca test-cert part6
 
 all: build
 
@@ -23,6 +23,9 @@ help:
 	@echo "make server            lab_server in the foreground, lab ports, loopback"
 	@echo "make part2 CMD=...     Part 2 PDC against HOST (default $(HOST))"
 	@echo "make part3             Part 3 reset client against HOST"
+	@echo "make part4-receiver    Part 4 receiver on 224.1.1.1:5005 [IFACE=an IPv4 address of the interface]"
+	@echo "make part4-sender ID=… Part 4 sender: each line typed becomes one datagram [IFACE=…]"
+	@echo "make part5 CMD=...     Part 5 WebSocket PDC against ws://HOST:5006"
 	@echo "make key csr CAMIPRO1=…  Part 6 RSA-2048 key and CSR in certs/ (certs/openssl.cnf)"
 	@echo "make test-ca test-cert CAMIPRO1=…  a local CA, and the CSR signed by it"
 	@echo "make part6 CERT=… KEY=…  Part 6 TLS PMU server on port 5003"
@@ -52,6 +55,22 @@ part2: build
 
 part3: build
 	$(BIN)/part3_reset --host $(HOST)
+
+# Part 4 joins the course's group 224.1.1.1:5005; IFACE is the interface to
+# join on and send through, as one of its IPv4 addresses (default: the
+# kernel's choice, the interface of the route to the group).
+IFACE   ?= any
+ID      ?=
+
+part4-receiver: build
+	$(BIN)/part4_receiver --interface $(IFACE)
+
+part4-sender: build
+	@case "$(ID)" in ??????) ;; *) echo "make part4-sender: give your 6-character ID: make part4-sender ID=123456" >&2; exit 2;; esac
+	$(BIN)/part4_sender --id '$(ID)' --interface $(IFACE)
+
+part5: build
+	$(BIN)/part5_ws --url ws://$(HOST):5006 $(CMD)
 
 # Part 6: the private key, CSR and certificates, in $(CERTS) (git-ignored but
 # for openssl.cnf). CAMIPRO1 names the files; the subject's fields have
@@ -113,4 +132,5 @@ part6: build
 
 bench: build
 	$(PYTHON) bench/bench.py --bin-dir $(BIN)
+	$(PYTHON) bench/bench_ws.py --bin-dir $(BIN)
 	$(PYTHON) bench/bench_tls.py --bin-dir $(BIN)

@@ -9,9 +9,12 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "lab_server: TCP PMU on 25003, UDP reset on 25004 (IPv6 only, 30% loss), loopback"
+step "lab_server: TCP PMU on 25003, UDP reset on 25004 (IPv6 only, 30% loss), WebSocket PMU on 25006, TV channel on 224.1.1.1:25005, loopback"
+# The TV channel multicasts through 127.0.0.1 with TTL 0: its datagrams
+# never leave this machine.
 "$BIN/lab_server" --tcp-port 25003 --udp-port 25004 --messages 5 --flood-bytes 1000 \
-    --udp-family v6 --loss 0.3 --quiet &
+    --udp-family v6 --loss 0.3 --ws-port 25006 --mcast-port 25005 \
+    --mcast-interface 127.0.0.1 --mcast-ttl 0 --tv-interval 0.3 --quiet &
 PIDS+=($!)
 sleep 0.5
 
@@ -37,6 +40,22 @@ step "Part 2: part2_pdc --host localhost --port 25003 --stats CMD_floodme (first
 
 step "Part 3: part3_reset --host localhost --port 25004 --runs 5 (the server answers on IPv6 only)"
 "$BIN/part3_reset" --host localhost --port 25004 --runs 5 --timeout 0.5
+
+step "Part 4: two part4_receivers on port 25005 (loopback); part4_sender --id 123456 sends a long and a short opinion; the TV channel answers both"
+MC=$(mktemp -d)
+"$BIN/part4_receiver" --interface 127.0.0.1 --port 25005 --count 8 --timeout 5 &
+RX1=$!
+"$BIN/part4_receiver" --interface 127.0.0.1 --port 25005 --count 8 --timeout 5 >"$MC/second" 2>/dev/null &
+RX2=$!
+sleep 0.5
+{ printf 'A long opinion. %.0s' $(seq 20); echo; echo "Too short."; } |
+    "$BIN/part4_sender" --id 123456 --interface 127.0.0.1 --ttl 0 --port 25005
+wait $RX1 $RX2
+echo "(the second receiver on the same port got $(wc -l <"$MC/second") datagrams too)"
+rm -rf "$MC"
+
+step "Part 5: part5_ws --url ws://localhost:25006 --stats CMD_short:0.2 CMD_floodme (binary frames; first 3 flood lines)"
+"$BIN/part5_ws" --url ws://localhost:25006 --stats CMD_short:0.2 CMD_floodme | head -n 8
 
 step "Part 6: a throw-away CA signs a certificate (make key test-cert, in a temp dir); part6_pmu serves on 25443, IPv4 and IPv6"
 P6=$(mktemp -d)
