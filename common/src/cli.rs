@@ -85,7 +85,10 @@ pub fn parse<T: clap::Parser>(name: &str) -> Result<T, ExitCode> {
                 ExitCode::from(if err.use_stderr() { 2 } else { 0 })
             }
             _ => {
-                eprintln!("{name}: error: {}; try '{name} --help'", clap_message(&err));
+                error_line(&format!(
+                    "{name}: error: {}; try '{name} --help'",
+                    clap_message(&err)
+                ));
                 ExitCode::from(2)
             }
         }
@@ -109,13 +112,25 @@ pub fn report(name: &str, err: &anyhow::Error) -> ExitCode {
     if is_broken_pipe(err) {
         return ExitCode::SUCCESS;
     }
-    let line = format!("{err:#}").replace('\n', " ");
-    eprintln!("{name}: error: {line}");
+    let chain = format!("{err:#}").replace('\n', " ");
+    error_line(&format!("{name}: error: {chain}"));
     if err.chain().any(|cause| cause.is::<UsageError>()) {
         ExitCode::from(2)
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Writes `line` and a newline to stderr in one `write()`, so that it does
+/// not interleave with other processes writing to the same terminal (which
+/// `eprintln!`, writing each formatted piece on its own, allows).
+pub fn error_line(line: &str) {
+    use std::io::Write;
+    let mut bytes = Vec::with_capacity(line.len() + 1);
+    bytes.extend_from_slice(line.as_bytes());
+    bytes.push(b'\n');
+    // Nothing sensible is left to do if stderr itself is gone.
+    let _ = io::stderr().lock().write_all(&bytes);
 }
 
 /// Whether the error is, anywhere in its chain, a write to a closed pipe.
