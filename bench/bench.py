@@ -9,8 +9,8 @@
 
 Both clients read from the same lab_server, one after the other, output to
 /dev/null; each figure is the median of --repeat runs. Peak RSS comes from
-GNU time (`/usr/bin/time -f %M`; wait4's ru_maxrss is not reliable under
-gVisor). socat and GNU time are installed with apt-get when missing; the two
+GNU time (`/usr/bin/time -f %M`): Python's own wait4() would count the pages
+of the forked Python interpreter before exec, about 15 MiB. socat and GNU time are installed with apt-get when missing; the two
 clients' runs are interleaved so that drift in the machine's load hits both. Results are printed
 as a Markdown table and written to bench/results/part2.md.
 """
