@@ -59,9 +59,13 @@ impl Command {
             return true;
         }
         match text.strip_prefix(SHORT) {
-            // "CMD_short:1." waits for its decimals.
+            // "CMD_short:1." waits for its decimals, unless no decimals
+            // can make it a command ("CMD_short:9900.", over the cap):
+            // that one is answered at once, not after the read time-out.
             Some(num) => {
-                num.ends_with('.') && num[..num.len() - 1].bytes().all(|b| b.is_ascii_digit())
+                num.ends_with('.')
+                    && num[..num.len() - 1].bytes().all(|b| b.is_ascii_digit())
+                    && parse_seconds(&format!("{num}0")).is_some()
             }
             None => false,
         }
@@ -234,6 +238,11 @@ mod tests {
             b"HELLO",
             b"CMD_short:x",
             b"\xff",
+            // Found by the fuzzer (fuzz_harness::command): no decimals
+            // bring these under the 3600 s cap or the 32-character limit.
+            b"CMD_short:9900.",
+            b"CMD_short:3601.",
+            b"CMD_short:0000000000000000000000000000000.",
         ] {
             assert!(!Command::is_partial_request(done_or_bad), "{done_or_bad:?}");
         }
