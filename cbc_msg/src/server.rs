@@ -10,12 +10,12 @@
 use crate::frame::{self, ReadError};
 use crate::key::Keys;
 use anyhow::Context;
+use common::server::{ConnectionLimit, Event};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::borrow::Cow;
 use std::io::{self, BufReader, ErrorKind, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// How the server runs.
@@ -92,62 +92,34 @@ pub fn listening_line(listener: &TcpListener) -> io::Result<String> {
     Ok(format!("cbc_msg: listening on {addr}{both}"))
 }
 
-/// Accepts connections for ever, one thread each.
+/// Accepts connections for ever, one thread each under the cap.
 pub fn serve(listener: TcpListener, keys: Keys, options: Options) -> anyhow::Result<()> {
-    let keys = Arc::new(keys);
-    let options = Arc::new(options);
-    let open = Arc::new(AtomicUsize::new(0));
-    loop {
-        let (stream, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(err) => {
-                // EMFILE, ECONNABORTED and the like concern one
-                // connection or pass; the listener is still good.
-                crate::say!("cbc_msg: error: accepting a connection: {err}");
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
+    let limit = ConnectionLimit::new(options.max_connections);
+    let (keys, options) = (Arc::new(keys), Arc::new(options));
+    common::server::accept_loop(
+        &listener,
+        &limit,
+        "cbc_msg-conn",
+        || false,
+        |event| match event {
+            // EMFILE, ECONNABORTED and the like concern one connection or
+            // pass; the listener is still good.
+            Event::AcceptFailed(err) => {
+                crate::say!("cbc_msg: error: accepting a connection: {err}")
             }
-        };
-        let peer = common::addr::unmapped(peer);
-        let Some(slot) = Slot::take(&open, options.max_connections) else {
-            crate::say!(
-                "cbc_msg: error: connection from {peer} refused: {} connections open already \
-                 (--max-connections)",
-                options.max_connections
-            );
-            continue;
-        };
-        let (keys, options) = (Arc::clone(&keys), Arc::clone(&options));
-        let spawned = std::thread::Builder::new()
-            .name(format!("conn {peer}"))
-            .spawn(move || {
-                let _slot = slot;
-                handle(stream, peer, &keys, &options);
-            });
-        if let Err(err) = spawned {
-            crate::say!("cbc_msg: error: connection from {peer} refused: starting a thread: {err}");
-        }
-    }
-}
-
-/// A connection's place under the cap, given back when dropped.
-struct Slot(Arc<AtomicUsize>);
-
-impl Slot {
-    fn take(open: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
-        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < max).then_some(n + 1)
-        })
-        .ok()
-        .map(|_| Slot(Arc::clone(open)))
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
+            Event::OverCap { peer, max } => crate::say!(
+                "cbc_msg: error: connection from {peer} refused: {max} connections open already \
+                 (--max-connections)"
+            ),
+            Event::NoThread { peer, error } => {
+                crate::say!(
+                    "cbc_msg: error: connection from {peer} refused: starting a thread: {error}"
+                )
+            }
+        },
+        move |stream, peer| handle(stream, peer, &keys, &options),
+    );
+    Ok(())
 }
 
 /// Serves one connection until the peer closes or misbehaves.
@@ -296,15 +268,5 @@ mod tests {
         assert_eq!(parse_bind("127.0.0.1"), Ok("127.0.0.1".parse().unwrap()));
         assert!(parse_bind("localhost").is_err());
         assert!(parse_bind("1.2.3").is_err());
-    }
-
-    #[test]
-    fn the_cap_is_kept() {
-        let open = Arc::new(AtomicUsize::new(0));
-        let a = Slot::take(&open, 2).unwrap();
-        let _b = Slot::take(&open, 2).unwrap();
-        assert!(Slot::take(&open, 2).is_none());
-        drop(a);
-        assert!(Slot::take(&open, 2).is_some());
     }
 }

@@ -27,8 +27,8 @@
 //! - A command is taken when what has arrived parses as one (the course
 //!   server takes its first `recv()`); the server keeps reading only while
 //!   the bytes are a proper prefix of a command, such as `CMD_sho`.
-//! - The first `--flood-bytes` text is generated once, on the first
-//!   `CMD_floodme`, and shared by every later connection.
+//! - The `--flood-bytes` text is generated once, at start-up, and shared by
+//!   every connection.
 //! - A connection beyond `--max-connections` is accepted and closed at
 //!   once, so that a flood of clients cannot exhaust threads or descriptors.
 //! - After answering, the server half-closes, then reads and discards what
@@ -39,13 +39,13 @@
 //!   TTL to 1, so that a `make server` never multicasts beyond the machine
 //!   unless `--mcast-interface` says otherwise.
 
-mod flood;
 mod net;
 mod pmu;
 mod reset;
 mod tv;
 mod ws;
 
+use common::server::{ConnectionLimit, Event};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -54,8 +54,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use common::multicast::Interface;
+pub use common::pmu::flood_text;
 pub use common::reset::OffsetSep;
-pub use flood::flood_text;
 pub use tv::{MIN_OPINION, TEXT as TV_TEXT};
 
 /// The kind of WebSocket frame the WebSocket PMU sends.
@@ -190,7 +190,8 @@ impl Config {
 struct Shared {
     config: Config,
     stop: AtomicBool,
-    flood: std::sync::OnceLock<Arc<[u8]>>,
+    /// What the TCP and WebSocket PMUs send.
+    pmu: common::pmu::PmuSettings,
 }
 
 impl Shared {
@@ -201,8 +202,7 @@ impl Shared {
     }
 
     fn flood(&self) -> &Arc<[u8]> {
-        self.flood
-            .get_or_init(|| flood_text(self.config.flood_bytes as usize).into())
+        &self.pmu.flood
     }
 }
 
@@ -227,10 +227,15 @@ impl LabServer {
                 "no address to listen on",
             ));
         }
+        let pmu = common::pmu::PmuSettings {
+            messages: config.messages,
+            first_index: config.first_index,
+            flood: flood_text(config.flood_bytes as usize).into(),
+        };
         let shared = Arc::new(Shared {
             config,
             stop: AtomicBool::new(false),
-            flood: std::sync::OnceLock::new(),
+            pmu,
         });
         let mut server = LabServer {
             shared: shared.clone(),
@@ -241,11 +246,13 @@ impl LabServer {
             threads: Vec::new(),
         };
         if let Some(port) = shared.config.tcp_port {
+            // One cap for the service, whichever address a client comes to.
+            let limit = ConnectionLimit::new(shared.config.max_connections);
             for listener in net::bind_tcp(&shared.config.bind, port)? {
                 server.tcp.push(listener.local_addr()?);
-                let shared = shared.clone();
+                let (shared, limit) = (shared.clone(), limit.clone());
                 server.threads.push(spawn("pmu-accept", move || {
-                    pmu::accept_loop(listener, shared)
+                    accept_loop(&listener, &limit, "pmu-conn", shared, pmu::serve)
                 })?);
             }
         }
@@ -267,11 +274,12 @@ impl LabServer {
             }
         }
         if let Some(port) = shared.config.ws_port {
+            let limit = ConnectionLimit::new(shared.config.max_connections);
             for listener in net::bind_tcp(&shared.config.bind, port)? {
                 server.ws.push(listener.local_addr()?);
-                let shared = shared.clone();
+                let (shared, limit) = (shared.clone(), limit.clone());
                 server.threads.push(spawn("ws-accept", move || {
-                    ws::accept_loop(listener, shared)
+                    accept_loop(&listener, &limit, "ws-conn", shared, ws::serve)
                 })?);
             }
         }
@@ -365,6 +373,38 @@ impl Drop for LabServer {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Serves a TCP service's connections with `serve`, one thread each under
+/// `limit`, until the server stops; every failure is one log line.
+fn accept_loop<E: std::fmt::Display + 'static>(
+    listener: &std::net::TcpListener,
+    limit: &ConnectionLimit,
+    thread_name: &str,
+    shared: Arc<Shared>,
+    serve: fn(std::net::TcpStream, SocketAddr, &Shared) -> Result<(), E>,
+) {
+    let log = shared.clone();
+    common::server::accept_loop(
+        listener,
+        limit,
+        thread_name,
+        || log.stop.load(Ordering::SeqCst),
+        |event| match event {
+            Event::AcceptFailed(err) => log.log(format_args!("accept failed: {err}")),
+            Event::OverCap { peer, max } => {
+                log.log(format_args!("{peer}: refused, {max} connections already"))
+            }
+            Event::NoThread { peer, error } => {
+                log.log(format_args!("{peer}: no thread to serve it: {error}"))
+            }
+        },
+        move |stream, peer| {
+            if let Err(err) = serve(stream, peer, &shared) {
+                shared.log(format_args!("{peer}: {err}"));
+            }
+        },
+    );
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {

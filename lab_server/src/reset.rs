@@ -85,7 +85,7 @@ pub fn serve(socket: UdpSocket, shared: Arc<Shared>, started: Instant) {
                     "{peer}: wrong command {:?}",
                     request.escape_ascii().to_string()
                 ));
-                crate::pmu::WRONG_COMMAND.to_vec()
+                common::pmu::WRONG_COMMAND.to_vec()
             }
         };
         let _ = socket.send_to(&reply, peer);

@@ -18,9 +18,7 @@
 use crate::{Shared, WsFrames};
 use common::Command;
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::protocol::frame::FrameHeader;
@@ -33,57 +31,8 @@ const MAX_REQUEST: usize = 4096;
 /// How long the server waits for the client's close frame.
 const LINGER: Duration = Duration::from_secs(1);
 
-/// Accepts connections until the server stops, one thread each under the
-/// connection cap.
-pub fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let active = Arc::new(AtomicUsize::new(0));
-    loop {
-        let accepted = listener.accept();
-        if shared.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let (stream, peer) = match accepted {
-            Ok(conn) => conn,
-            Err(err) => {
-                shared.log(format_args!("WebSocket accept failed: {err}"));
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        if active.fetch_add(1, Ordering::SeqCst) >= shared.config.max_connections {
-            active.fetch_sub(1, Ordering::SeqCst);
-            shared.log(format_args!(
-                "{peer}: WebSocket refused, too many connections"
-            ));
-            continue;
-        }
-        let guard = Active(active.clone());
-        let conn_shared = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name("ws-conn".into())
-            .spawn(move || {
-                let _guard = guard;
-                let peer = common::addr::unmapped(peer);
-                if let Err(err) = serve(stream, peer, &conn_shared) {
-                    conn_shared.log(format_args!("{peer}: WebSocket: {err}"));
-                }
-            });
-        if let Err(err) = spawned {
-            shared.log(format_args!("{peer}: no thread to serve it: {err}"));
-        }
-    }
-}
-
-/// Counts a connection until its thread ends, however it ends.
-struct Active(Arc<AtomicUsize>);
-
-impl Drop for Active {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> tungstenite::Result<()> {
+/// Answers one connection: handshake, command, messages, close handshake.
+pub fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> tungstenite::Result<()> {
     let config = &shared.config;
     stream.set_read_timeout(Some(config.read_timeout))?;
     stream.set_write_timeout(Some(config.write_timeout))?;
@@ -152,7 +101,7 @@ fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> tungstenite::R
             ));
             ws.send(message(
                 config.ws_frames,
-                Bytes::from_static(crate::pmu::WRONG_COMMAND),
+                Bytes::from_static(common::pmu::WRONG_COMMAND),
             )?)?;
         }
     }

@@ -71,7 +71,6 @@
 //!   concurrent connections never mix.
 
 mod client;
-mod pmu;
 mod server;
 
 use clap::{Args, Parser, Subcommand};
