@@ -8,6 +8,11 @@
 //!   ([`Output`]);
 //! - [`spawn`]: in the background, output line by line as it comes
 //!   ([`Proc`]), for servers and for tests that time what appears when.
+//!
+//! [`limits`] measures what a process uses (threads, descriptors, memory)
+//! from `/proc`, for the hostile-client and fault tests.
+
+pub mod limits;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -218,6 +223,11 @@ impl Proc {
     /// Closes the child's stdout pipe (the reader goes away, as with `| head`).
     pub fn close_stdout(&mut self) {
         self.guard.0.stdout.take();
+    }
+
+    /// The process's id, to measure it ([`limits::usage`]).
+    pub fn pid(&self) -> u32 {
+        self.guard.0.id()
     }
 
     /// When the process was started.
