@@ -11,7 +11,7 @@ PYTHON  ?= python3
 
 BINARIES := part1_echo part2_pdc part3_reset part4_receiver part4_sender part5_ws part6_pmu cbc_msg lab_server
 
-.PHONY: help all build test lint fmt demo server part1-server part1-client part2 part3 part4-receiver part4-sender part5 bench key csr test-ca test-cert part6
+.PHONY: help all build test lint fmt demo server part1-server part1-client part2 part3 part4-receiver part4-sender part5 bench key csr test-ca test-cert part6 fuzz fuzz-tools fuzz-cmin
 
 all: build
 
@@ -30,6 +30,7 @@ help:
 	@echo "make test-ca test-cert CAMIPRO1=…  a local CA, and the CSR signed by it"
 	@echo "make part6 CERT=… KEY=…  Part 6 TLS PMU server on port 5003"
 	@echo "make bench             benchmarks, side by side with socat"
+	@echo "make fuzz              every fuzz target for FUZZ_SECONDS (60) each (nightly; installs cargo-fuzz)"
 
 build:
 	$(CARGO) build --release --workspace --bins
@@ -134,3 +135,30 @@ bench: build
 	$(PYTHON) bench/bench.py --bin-dir $(BIN)
 	$(PYTHON) bench/bench_ws.py --bin-dir $(BIN)
 	$(PYTHON) bench/bench_tls.py --bin-dir $(BIN)
+
+# Fuzzing (docs/HARDENING.md): cargo-fuzz on the nightly toolchain, in fuzz/,
+# which is not a workspace member, so stable builds and CI never see it.
+# Each target runs FUZZ_SECONDS from the committed corpus fuzz/corpus/<target>
+# (read only); what it finds on the way goes to fuzz/target/work/<target>
+# (git-ignored), crashes to fuzz/artifacts/<target>. `make test` replays the
+# committed corpus on stable through the same harness functions.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= command reset splitter mcast_frame cbc_frame
+
+fuzz-tools:
+	@$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+
+fuzz: fuzz-tools
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p fuzz/target/work/$$t; \
+	    echo "make fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	    $(CARGO) +nightly fuzz run --fuzz-dir fuzz $$t fuzz/target/work/$$t fuzz/corpus/$$t -- \
+	        -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; \
+	done
+
+# Shrinks a target's committed corpus to the inputs that add coverage:
+# make fuzz-cmin FUZZ_TARGETS=splitter
+fuzz-cmin: fuzz-tools
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    $(CARGO) +nightly fuzz cmin --fuzz-dir fuzz $$t fuzz/corpus/$$t; \
+	done
