@@ -10,9 +10,11 @@
 //!   ([`Proc`]), for servers and for tests that time what appears when.
 //!
 //! [`limits`] measures what a process uses (threads, descriptors, memory)
-//! from `/proc`, for the hostile-client and fault tests.
+//! from `/proc`, for the hostile-client and fault tests; [`netns`] runs a
+//! test's server and client on a host without IPv6.
 
 pub mod limits;
+pub mod netns;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
