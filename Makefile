@@ -9,7 +9,7 @@ HOST    ?= tcpip.epfl.ch
 CMD     ?= CMD_short:0
 PYTHON  ?= python3
 
-BINARIES := part1_echo part2_pdc part3_reset part4_receiver part4_sender part5_ws part6_pmu cbc_msg lab_server
+BINARIES := part1_echo part2_pdc part3_reset part4_receiver part4_sender part5_ws part6_pmu secure_cmd cbc_msg lab_server
 
 .PHONY: help all build test lint fmt demo server part1-server part1-client part2 part3 part4-receiver part4-sender part5 bench key csr test-ca test-cert part6 fuzz fuzz-tools fuzz-cmin
 

@@ -73,6 +73,32 @@ step "Part 6: part6_pmu client --ca test-ca.crt --host localhost --port 25443 -v
 step "Part 6: the client checks the name: --servername pmu.example.com is refused"
 "$BIN/part6_pmu" client --ca "$P6/test-ca.crt" --host 127.0.0.1 --port 25443 --servername pmu.example.com CMD_short:0 || true
 
+step "secure_cmd: a throw-away CA signs the server's certificate (make key test-cert) and a client's (CN alice, openssl), in a temp dir; server on 127.0.0.1:25015, mutual TLS"
+SC=$(mktemp -d)
+trap 'rm -rf "$P6" "$SC"; cleanup' EXIT
+${MAKE:-make} -s --no-print-directory key test-cert CAMIPRO1=123456 CERTS="$SC" >"$SC/make.log" 2>&1 \
+    || { cat "$SC/make.log"; exit 1; }
+# A client certificate: clientAuth, X.509 v3 (rustls accepts no other).
+openssl req -x509 -new -newkey rsa:2048 -nodes -days 1 -subj "/CN=alice" \
+    -CA "$SC/test-ca.crt" -CAkey "$SC/test-ca.key" \
+    -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=clientAuth" \
+    -keyout "$SC/alice.key" -out "$SC/alice.crt" 2>"$SC/openssl.log" || { cat "$SC/openssl.log"; exit 1; }
+"$BIN/secure_cmd" server --cert "$SC/123456-test.crt" --key "$SC/123456.key" --client-ca "$SC/test-ca.crt" \
+    --listen 127.0.0.1:25015 --allow-cn alice --log "$SC/log/server.log" &
+SC_SERVER=$!
+PIDS+=($SC_SERVER)
+sleep 0.5
+
+step "secure_cmd client --ca test-ca.crt --cert alice.crt --key alice.key --host 127.0.0.1 --port 25015 date 'echo hello' 'echo a;id' id"
+"$BIN/secure_cmd" client --ca "$SC/test-ca.crt" --cert "$SC/alice.crt" --key "$SC/alice.key" \
+    --host 127.0.0.1 --port 25015 date 'echo hello' 'echo a;id' id \
+    || echo "(exit $?: the last command, id, is not on the allow-list)"
+sleep 0.2 # the server logs the close
+kill "$SC_SERVER" 2>/dev/null || true
+wait "$SC_SERVER" 2>/dev/null || true
+echo "the server's log ($SC/log/server.log):"
+cat "$SC/log/server.log"
+
 step "cbc_msg: AES-256-CBC + HMAC-SHA256 messages: keygen (temp dir), server on 127.0.0.1:25007, two clients"
 CBC=$(mktemp -d)
 "$BIN/cbc_msg" keygen --out "$CBC/key"
