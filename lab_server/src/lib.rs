@@ -38,24 +38,31 @@
 //! - The TV channel's multicast interface defaults to 127.0.0.1 and its
 //!   TTL to 1, so that a `make server` never multicasts beyond the machine
 //!   unless `--mcast-interface` says otherwise.
+//! - Just before closing a TCP or WebSocket PMU connection, the server
+//!   reads the kernel's `TCP_INFO` counters of its socket (data segments
+//!   sent, for the lab's questions on segmentation), logs them, and keeps
+//!   the last [`RECORDS_KEPT`] for [`LabServer::connections`].
 
 mod net;
 mod pmu;
 mod reset;
+mod tcp_info;
 mod tv;
 mod ws;
 
 use common::server::{ConnectionLimit, Event};
+use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use common::multicast::Interface;
 pub use common::pmu::flood_text;
 pub use common::reset::OffsetSep;
+pub use tcp_info::{ConnectionRecord, RECORDS_KEPT, Service, TcpCounts};
 pub use tv::{MIN_OPINION, TEXT as TV_TEXT};
 
 /// The kind of WebSocket frame the WebSocket PMU sends.
@@ -192,6 +199,8 @@ struct Shared {
     stop: AtomicBool,
     /// What the TCP and WebSocket PMUs send.
     pmu: common::pmu::PmuSettings,
+    /// The last answered connections, with their TCP_INFO counters.
+    connections: Mutex<VecDeque<ConnectionRecord>>,
 }
 
 impl Shared {
@@ -199,6 +208,32 @@ impl Shared {
         if self.config.log {
             eprintln!("lab_server: {line}");
         }
+    }
+
+    /// Reads the socket's `TCP_INFO` just before the server closes it, logs
+    /// the data segments sent and keeps the record.
+    fn record(
+        &self,
+        service: Service,
+        peer: SocketAddr,
+        request: &[u8],
+        stream: &std::net::TcpStream,
+    ) {
+        let record = tcp_info::record(service, peer, request, stream);
+        match &record.counts {
+            Some(c) => self.log(format_args!(
+                "{peer}: {} data segments sent ({} segments in all, MSS {})",
+                c.data_segs_out, c.segs_out, c.snd_mss
+            )),
+            None => self.log(format_args!("{peer}: no TCP_INFO counters on this kernel")),
+        }
+        // A poisoned lock only means another connection's thread panicked
+        // while pushing: the queue itself is sound.
+        let mut kept = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() == RECORDS_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back(record);
     }
 
     fn flood(&self) -> &Arc<[u8]> {
@@ -236,6 +271,7 @@ impl LabServer {
             config,
             stop: AtomicBool::new(false),
             pmu,
+            connections: Mutex::new(VecDeque::new()),
         });
         let mut server = LabServer {
             shared: shared.clone(),
@@ -332,6 +368,19 @@ impl LabServer {
     /// The UDP reset port (the same on every address).
     pub fn udp_port(&self) -> Option<u16> {
         self.udp.first().map(SocketAddr::port)
+    }
+
+    /// The TCP and WebSocket PMU connections answered so far (the last
+    /// [`RECORDS_KEPT`]), oldest first, each with the kernel's counters
+    /// read just before the server closed it: a connection shows once its
+    /// client has closed (or a second after the answer).
+    pub fn connections(&self) -> Vec<ConnectionRecord> {
+        let kept = self
+            .shared
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        kept.iter().cloned().collect()
     }
 
     /// The exact bytes `CMD_floodme` sends.

@@ -1,7 +1,7 @@
 //! The TCP PMU of Part 2: `common::pmu`'s answer over a plain TCP
 //! connection, and a close that never destroys the answer.
 
-use crate::Shared;
+use crate::{Service, Shared};
 use common::pmu::{read_request, send_answer};
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -24,13 +24,15 @@ pub fn serve(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Re
     };
     let answer = send_answer(&mut stream, &request, &shared.pmu)?;
     shared.log(format_args!("{peer}: {answer}"));
-    close_gracefully(stream)
+    close_gracefully(&mut stream)?;
+    shared.record(Service::TcpPmu, peer, &request, &stream);
+    Ok(())
 }
 
 /// Half-closes, then drains what the client still sends for a moment:
 /// closing with unread bytes would send a reset, and a reset makes the
 /// client's kernel discard the answer it has not read yet.
-fn close_gracefully(mut stream: TcpStream) -> io::Result<()> {
+fn close_gracefully(stream: &mut TcpStream) -> io::Result<()> {
     stream.shutdown(Shutdown::Write)?;
     let deadline = Instant::now() + LINGER;
     let mut sink = [0u8; 4096];

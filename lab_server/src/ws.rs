@@ -15,7 +15,7 @@
 //! every frame into its write buffer, which for a 256 MiB flood would cost
 //! 256 MiB per connection and a copy.
 
-use crate::{Shared, WsFrames};
+use crate::{Service, Shared, WsFrames};
 use common::Command;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -54,7 +54,7 @@ pub fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> tungstenit
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             Message::Close(_) => {
                 shared.log(format_args!("{peer}: WebSocket closed without a command"));
-                return finish(ws);
+                return finish(&mut ws);
             }
         }
     };
@@ -106,7 +106,9 @@ pub fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> tungstenit
         }
     }
     ws.close(None)?;
-    finish(ws)
+    let finished = finish(&mut ws);
+    shared.record(Service::WebSocketPmu, peer, &request, ws.get_ref());
+    finished
 }
 
 /// A data message of the configured kind.
@@ -120,7 +122,7 @@ fn message(frames: WsFrames, bytes: Bytes) -> tungstenite::Result<Message> {
 /// Reads until the client's close frame (or its time runs out), so that the
 /// close handshake completes and the server closes the TCP connection
 /// first (RFC 6455 §7.1.1).
-fn finish(mut ws: WebSocket<TcpStream>) -> tungstenite::Result<()> {
+fn finish(ws: &mut WebSocket<TcpStream>) -> tungstenite::Result<()> {
     ws.get_mut().set_read_timeout(Some(LINGER))?;
     loop {
         match ws.read() {
