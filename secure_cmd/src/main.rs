@@ -23,7 +23,7 @@
 //! refusals, in the same words, as `part6_pmu`), builds the rustls
 //! configurations (TLS 1.2 and 1.3, forward-secret suites, mutual TLS,
 //! `--allow-cn`) and explains a refused handshake; `src/server.rs` runs a
-//! thread per connection under a cap, `src/exec.rs` a command under its
+//! thread per connection under a cap (`common::server`), `src/exec.rs` a command under its
 //! limits, `src/log.rs` the log file, `src/client.rs` the client. See
 //! README.md for the design in full, a sample run and how it is tested.
 //!

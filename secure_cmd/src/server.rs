@@ -6,14 +6,13 @@ use crate::log::Log;
 use crate::protocol::{self, BadRequest, Header, LineRead, Request, printable};
 use crate::say;
 use anyhow::Context;
+use common::server::{ConnectionLimit, Event};
 use rustls::{ServerConfig, ServerConnection};
-use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tls_common::stream::TlsError;
 use tls_common::{ClientAuth, HandshakeReport, TlsSocket};
@@ -61,7 +60,6 @@ struct Shared {
     allowed: BTreeSet<String>,
     log: Log,
     options: Options,
-    active: AtomicUsize,
 }
 
 /// Checks the certificates, opens the log, listens, and serves until
@@ -137,8 +135,9 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         allowed,
         log,
         options,
-        active: AtomicUsize::new(0),
     });
+    // One cap for every listener.
+    let limit = ConnectionLimit::new(shared.options.max_connections);
     // Printed last: whoever reads it knows the server is ready, and which
     // port port 0 became.
     for addr in &addrs {
@@ -146,11 +145,11 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     }
     let mut threads = Vec::new();
     for listener in listeners {
-        let shared = shared.clone();
+        let (shared, limit) = (shared.clone(), limit.clone());
         threads.push(
             std::thread::Builder::new()
                 .name("accept".into())
-                .spawn(move || accept_loop(listener, shared))
+                .spawn(move || accept_loop(listener, &limit, shared))
                 .context("starting the accept thread")?,
         );
     }
@@ -173,13 +172,13 @@ fn bind(listen: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
     if !listen.is_empty() {
         return listen
             .iter()
-            .map(|addr| bind_one(*addr).map_err(|err| bind_error(*addr, err)))
+            .map(|addr| common::server::bind_listener(*addr).map_err(|err| bind_error(*addr, err)))
             .collect();
     }
     let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, protocol::DEFAULT_PORT));
     let v6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, protocol::DEFAULT_PORT));
-    let mut listeners = vec![bind_one(v4).map_err(|err| bind_error(v4, err))?];
-    match bind_one(v6) {
+    let mut listeners = vec![common::server::bind_listener(v4).map_err(|err| bind_error(v4, err))?];
+    match common::server::bind_listener(v6) {
         Ok(listener) => listeners.push(listener),
         Err(err) if err.kind() == io::ErrorKind::AddrInUse => return Err(bind_error(v6, err)),
         Err(err) => say(format_args!("no IPv6 listener ({err}); serving IPv4 only")),
@@ -196,69 +195,29 @@ fn bind_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {
     anyhow::anyhow!("cannot listen on {addr}: {err}{hint}")
 }
 
-fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    // SO_REUSEADDR: a restarted server binds at once instead of waiting for
-    // the previous run's connections to leave TIME_WAIT.
-    socket.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        // IPV6_V6ONLY: `[::]` and `0.0.0.0` side by side on one port.
-        socket.set_only_v6(true)?;
-    }
-    socket.bind(&addr.into())?;
-    socket.listen(128)?;
-    Ok(socket.into())
-}
-
-/// Accepts for ever; a connection over the cap is logged and closed at
-/// once, so that a crowd of clients exhausts neither threads nor
-/// descriptors.
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    loop {
-        let (stream, peer) = match listener.accept() {
-            Ok(conn) => conn,
-            Err(err) => {
-                // EMFILE and friends: back off briefly rather than spin.
-                shared.log.line("-", format_args!("accept failed: {err}"));
-                std::thread::sleep(Duration::from_millis(50));
-                continue;
-            }
-        };
-        let peer = common::addr::unmapped(peer);
-        let cap = shared.options.max_connections;
-        if shared.active.fetch_add(1, Ordering::SeqCst) >= cap {
-            shared.active.fetch_sub(1, Ordering::SeqCst);
-            shared.log.line(
+/// Accepts for ever (`common::server::accept_loop`); a connection over
+/// the cap is logged and closed at once, so that a crowd of clients
+/// exhausts neither threads nor descriptors.
+fn accept_loop(listener: TcpListener, limit: &ConnectionLimit, shared: Arc<Shared>) {
+    let log = shared.clone();
+    common::server::accept_loop(
+        &listener,
+        limit,
+        "secure_cmd",
+        || false,
+        |event| match event {
+            Event::AcceptFailed(err) => log.log.line("-", format_args!("accept failed: {err}")),
+            Event::OverCap { peer, max } => log.log.line(
                 &peer.to_string(),
-                format_args!("refused: {cap} connections already (--max-connections)"),
-            );
-            continue;
-        }
-        let guard = ActiveGuard(shared.clone());
-        let conn_shared = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name("secure_cmd".into())
-            .spawn(move || {
-                let _guard = guard;
-                Connection::new(peer, &conn_shared).serve(stream);
-            });
-        if let Err(err) = spawned {
-            shared.log.line(
+                format_args!("refused: {max} connections already (--max-connections)"),
+            ),
+            Event::NoThread { peer, error } => log.log.line(
                 &peer.to_string(),
-                format_args!("no thread to serve it: {err}"),
-            );
-        }
-    }
-}
-
-/// Frees a slot under the cap when a connection's thread ends, however it
-/// ends.
-struct ActiveGuard(Arc<Shared>);
-
-impl Drop for ActiveGuard {
-    fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::SeqCst);
-    }
+                format_args!("no thread to serve it: {error}"),
+            ),
+        },
+        move |stream, peer| Connection::new(peer, &shared).serve(stream),
+    );
 }
 
 /// One client connection.
