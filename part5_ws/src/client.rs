@@ -1,6 +1,7 @@
 //! One command, one WebSocket connection: connect (with time-outs), TLS for
 //! `wss://`, the opening handshake, the command, the messages, the close.
 
+use crate::frames::Tracked;
 use crate::printer::Printer;
 use crate::target::Target;
 use anyhow::{Context, bail};
@@ -171,13 +172,26 @@ pub fn run_command(
             Ok(message) => message,
             Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => break,
             // EOF without a close frame: the server is done all the same,
-            // and every complete message has been printed.
-            Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => break,
+            // and every complete message has been printed; unless the end
+            // came inside a frame, or between the fragments of a message:
+            // a truncated answer, which must not pass for a whole one.
+            Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {
+                if ws.get_ref().in_the_middle() {
+                    out.flush().ok();
+                    return Err(cut_short(command));
+                }
+                break;
+            }
             // The same over TLS without close_notify (which many servers,
             // Python's websockets among them, skip after the close
-            // handshake): WebSocket frames delimit themselves, so no
-            // complete message can have been cut.
-            Err(WsError::Io(io)) if io.kind() == ErrorKind::UnexpectedEof => break,
+            // handshake).
+            Err(WsError::Io(io)) if io.kind() == ErrorKind::UnexpectedEof => {
+                if ws.get_ref().in_the_middle() {
+                    out.flush().ok();
+                    return Err(cut_short(command));
+                }
+                break;
+            }
             Err(err) => {
                 out.flush().ok();
                 return Err(explain(err, command, idle, options));
@@ -196,7 +210,7 @@ pub fn run_command(
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
         }
         .context("writing to stdout")?;
-        if bytes_waiting(ws.get_ref().tcp()).unwrap_or(0) == 0 {
+        if bytes_waiting(ws.get_ref().inner().tcp()).unwrap_or(0) == 0 {
             out.flush().context("writing to stdout")?;
         }
     }
@@ -207,6 +221,14 @@ pub fn run_command(
         bytes: printer.bytes(),
         close_handshake,
     })
+}
+
+/// The answer ended inside a message (see `frames`).
+fn cut_short(command: &Command) -> anyhow::Error {
+    anyhow::anyhow!(
+        "receiving {command}'s answer: the server closed the connection in the middle of a \
+         message"
+    )
 }
 
 /// The error of a failed read, said the way a user can act on it.
@@ -233,7 +255,7 @@ fn explain(err: WsError, command: &Command, idle: Duration, options: &Options) -
 
 /// Connects to the first address of the host that answers, then TLS (for
 /// `wss://`) and the WebSocket opening handshake.
-fn open(options: &Options, idle: Duration) -> anyhow::Result<WebSocket<Transport>> {
+fn open(options: &Options, idle: Duration) -> anyhow::Result<WebSocket<Tracked<Transport>>> {
     let target = &options.target;
     let tcp = connect(target, options.connect_timeout)?;
     tcp.set_read_timeout(Some(idle))
@@ -256,6 +278,7 @@ fn open(options: &Options, idle: Duration) -> anyhow::Result<WebSocket<Transport
         .read_buffer_size(READ_BUFFER)
         .max_message_size(Some(options.max_message_size))
         .max_frame_size(Some(options.max_frame_size));
+    let transport = Tracked::new(transport);
     match tungstenite::client::client_with_config(target.url.as_str(), transport, Some(config)) {
         Ok((ws, _response)) => Ok(ws),
         Err(HandshakeError::Failure(err)) => {

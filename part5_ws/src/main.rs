@@ -19,8 +19,9 @@
 //! - Several commands run in order, one connection each.
 //! - The server's close handshake ends a command; so does a server that
 //!   just closes the TCP connection, with every message already printed
-//!   (`--stats` says which it was). A reset, a time-out or a protocol
-//!   error is an error (status 1), after what has arrived is printed.
+//!   (`--stats` says which it was). A reset, a time-out, a protocol
+//!   error, or a close in the middle of a message (`frames`) is an error
+//!   (status 1), after the messages that arrived whole are printed.
 //! - `--stats`: messages received and bytes per command, on stderr (the
 //!   handout's question about `on_message`: one call per message).
 //!
@@ -36,6 +37,7 @@
 
 mod alloc;
 mod client;
+mod frames;
 mod printer;
 mod target;
 
