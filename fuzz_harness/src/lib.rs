@@ -16,12 +16,14 @@ mod cbc_frame;
 mod command;
 mod mcast_frame;
 mod reset;
+mod secure_request;
 mod splitter;
 
 pub use cbc_frame::{cbc_frame, genuine_frames};
 pub use command::command;
 pub use mcast_frame::mcast_frame;
 pub use reset::reset;
+pub use secure_request::secure_request;
 pub use splitter::splitter;
 
 /// Every target, by the name of its libFuzzer target and corpus folder.
@@ -30,6 +32,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("command", command),
     ("mcast_frame", mcast_frame),
     ("reset", reset),
+    ("secure_request", secure_request),
     ("splitter", splitter),
 ];
 
