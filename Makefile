@@ -143,7 +143,7 @@ bench: build
 # (git-ignored), crashes to fuzz/artifacts/<target>. `make test` replays the
 # committed corpus on stable through the same harness functions.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= command reset splitter mcast_frame cbc_frame
+FUZZ_TARGETS ?= command reset splitter mcast_frame cbc_frame secure_request
 
 fuzz-tools:
 	@$(CARGO) +nightly fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
