@@ -26,8 +26,11 @@ pub use reset::reset;
 pub use secure_request::secure_request;
 pub use splitter::splitter;
 
+/// A harness: takes any bytes, panics on a broken property.
+pub type Harness = fn(&[u8]);
+
 /// Every target, by the name of its libFuzzer target and corpus folder.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("cbc_frame", cbc_frame),
     ("command", command),
     ("mcast_frame", mcast_frame),
