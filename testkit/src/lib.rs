@@ -9,17 +9,27 @@
 //! - [`spawn`]: in the background, output line by line as it comes
 //!   ([`Proc`]), for servers and for tests that time what appears when.
 //!
+//! [`Cmd`] does either with environment variables or standard input.
+//! With the feature `pki`, [`pki`] makes throw-away certificates for TLS
+//! tests.
+//!
 //! [`limits`] measures what a process uses (threads, descriptors, memory)
 //! from `/proc`, for the hostile-client and fault tests; [`netns`] runs a
 //! test's server and client on a host without IPv6.
 
+mod cmd;
 pub mod limits;
 pub mod netns;
+#[cfg(feature = "pki")]
+pub mod pki;
 
-use std::io::{BufRead, BufReader, Read, Write};
+pub use cmd::Cmd;
+
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, ExitStatus};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -103,25 +113,11 @@ pub fn run_within(bin: &str, args: &[&str], limit: Duration) -> Output {
 /// Runs `bin ARGS...` with `stdin` as its standard input (closed after it),
 /// within `limit`.
 pub fn run_with_stdin(bin: &str, args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output {
-    let started = Instant::now();
-    let mut guard = Guard(
-        Command::new(bin)
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|err| panic!("spawn {bin}: {err}")),
-    );
-    if let (Some(bytes), Some(mut pipe)) = (stdin, guard.0.stdin.take()) {
-        // A child that exits without reading closes the pipe: not an error.
-        let _ = pipe.write_all(bytes);
+    let cmd = Cmd::new(bin, args);
+    match stdin {
+        Some(bytes) => cmd.run_with_stdin(bytes, limit),
+        None => cmd.run_within(limit),
     }
-    finish(guard, started, limit)
 }
 
 /// Waits for a guarded child whose stdout and stderr are still piped and
@@ -169,9 +165,12 @@ fn slurp(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
 /// killed and reaped when dropped.
 #[derive(Debug)]
 pub struct Proc {
-    guard: Guard,
+    /// The process, for what the methods do not cover.
+    pub child: Guard,
     stdout: Option<Receiver<String>>,
     stderr: Receiver<String>,
+    /// Every stderr line so far, each with its newline.
+    log: Arc<Mutex<String>>,
     started: Instant,
 }
 
@@ -192,44 +191,29 @@ impl Lines {
 
 /// Starts `bin ARGS...` with stdout and stderr read line by line.
 pub fn spawn(bin: &str, args: &[&str]) -> Proc {
-    let mut proc = spawn_raw(bin, args);
-    proc.stdout = proc.guard.0.stdout.take().map(lines);
-    proc
+    Cmd::new(bin, args).spawn()
 }
 
 /// Starts `bin ARGS...` with stderr read line by line and stdout left to the
 /// test ([`Proc::raw_stdout`]).
 pub fn spawn_raw(bin: &str, args: &[&str]) -> Proc {
-    let mut child = Command::new(bin)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|err| panic!("spawn {bin}: {err}"));
-    let stderr = lines(child.stderr.take().expect("piped stderr"));
-    Proc {
-        guard: Guard(child),
-        stdout: None,
-        stderr,
-        started: Instant::now(),
-    }
+    Cmd::new(bin, args).spawn_raw()
 }
 
 impl Proc {
     /// The child's stdout, for a test that reads it itself ([`spawn_raw`]).
     pub fn raw_stdout(&mut self) -> Option<&mut ChildStdout> {
-        self.guard.0.stdout.as_mut()
+        self.child.0.stdout.as_mut()
     }
 
     /// Closes the child's stdout pipe (the reader goes away, as with `| head`).
     pub fn close_stdout(&mut self) {
-        self.guard.0.stdout.take();
+        self.child.0.stdout.take();
     }
 
     /// The process's id, to measure it ([`limits::usage`]).
     pub fn pid(&self) -> u32 {
-        self.guard.0.id()
+        self.child.0.id()
     }
 
     /// When the process was started.
@@ -248,6 +232,24 @@ impl Proc {
             .expect("a stdout line within the time-out")
     }
 
+    /// Every stdout line until stdout ends (waiting at most [`TIMEOUT`]
+    /// for each), with when it came after `since`: for tests that time
+    /// what appears when.
+    pub fn timed_lines(&self, since: Instant) -> Vec<(String, Duration)> {
+        std::iter::from_fn(|| self.line_within(TIMEOUT))
+            .map(|line| (line, since.elapsed()))
+            .collect()
+    }
+
+    /// Every stderr line the process has printed so far, each with its
+    /// newline, whether or not a wait has taken it.
+    pub fn stderr_log(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// The next stderr line, or `None` if none came within `wait`.
     pub fn stderr_line_within(&self, wait: Duration) -> Option<String> {
         self.stderr.recv_timeout(wait).ok()
@@ -261,7 +263,10 @@ impl Proc {
             match self.stderr.recv_timeout(wait) {
                 Ok(line) if line.contains(needle) => return line,
                 Ok(_) => {}
-                Err(_) => panic!("no stderr line with {needle:?} within {TIMEOUT:?}"),
+                Err(_) => panic!(
+                    "no stderr line with {needle:?} within {TIMEOUT:?}; stderr:\n{}",
+                    self.stderr_log()
+                ),
             }
         }
     }
@@ -276,6 +281,11 @@ impl Proc {
             .unwrap_or_else(|err| panic!("bad address in {line:?}: {err}"))
     }
 
+    /// The addresses of the first `n` `listening on ADDR` lines, in order.
+    pub fn listening_addrs(&self, n: usize) -> Vec<SocketAddr> {
+        (0..n).map(|_| self.listening_addr()).collect()
+    }
+
     /// Waits for the process to exit by itself (at most [`TIMEOUT`]) and
     /// returns what it printed; a process still running is killed and the
     /// test fails.
@@ -285,13 +295,7 @@ impl Proc {
 
     /// [`Proc::finish`] with another limit.
     pub fn finish_within(mut self, limit: Duration) -> Lines {
-        let deadline = Instant::now() + limit;
-        let Some(status) = wait_until(&mut self.guard, deadline) else {
-            let _ = self.guard.0.kill();
-            let _ = self.guard.0.wait();
-            let stderr = drain(&self.stderr, Instant::now() + Duration::from_secs(1));
-            panic!("did not exit within {limit:?}; stderr: {stderr:?}");
-        };
+        let status = self.exit_within(limit);
         // The pipes close when the process exits; the readers then hang up.
         let grace = Instant::now() + Duration::from_secs(2);
         Lines {
@@ -305,10 +309,59 @@ impl Proc {
         }
     }
 
+    /// Waits for the process to exit by itself (at most `limit`; past it
+    /// the process is killed and the test fails) and returns all it
+    /// printed as an [`Output`]: the bytes on stdout that the test left
+    /// ([`spawn_raw`]; none once closed, or when read line by line), and
+    /// every stderr line ([`Proc::stderr_log`]).
+    pub fn output_within(mut self, limit: Duration) -> Output {
+        let stdout = self.child.0.stdout.take().map(slurp);
+        let status = self.exit_within(limit);
+        // The pipes close when the process exits; the readers then end.
+        let stdout = stdout.map(|r| r.join().unwrap_or_default());
+        drain(&self.stderr, Instant::now() + Duration::from_secs(2));
+        Output {
+            status,
+            stdout: stdout.unwrap_or_default(),
+            stderr: self.stderr_log(),
+            elapsed: self.started.elapsed(),
+        }
+    }
+
     /// Kills the process (SIGKILL) and returns what it printed.
     pub fn kill(mut self) -> Lines {
-        let _ = self.guard.0.kill();
+        let _ = self.child.0.kill();
         self.finish()
+    }
+
+    /// Waits for the exit, at most `limit`; past it, kills the process and
+    /// fails the test.
+    fn exit_within(&mut self, limit: Duration) -> ExitStatus {
+        let Some(status) = wait_until(&mut self.child, Instant::now() + limit) else {
+            let _ = self.child.0.kill();
+            let _ = self.child.0.wait();
+            let stderr = drain(&self.stderr, Instant::now() + Duration::from_secs(1));
+            panic!("did not exit within {limit:?}; stderr: {stderr:?}");
+        };
+        status
+    }
+}
+
+/// Reads `text()` every 10 ms until it contains `needle`, and returns it;
+/// fails the test, showing the text, if it does not within `limit`. For a
+/// log that something else writes (a file, [`Proc::stderr_log`]).
+pub fn wait_for_text(needle: &str, limit: Duration, mut text: impl FnMut() -> String) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let now = text();
+        if now.contains(needle) {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{needle:?} never appeared within {limit:?} in:\n{now}"
+        );
+        thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -322,8 +375,9 @@ fn drain(rx: &Receiver<String>, deadline: Instant) -> Vec<String> {
 }
 
 /// A thread that sends each line of `pipe` (lossy UTF-8, without its
-/// newline) down a channel.
-fn lines(pipe: impl Read + Send + 'static) -> Receiver<String> {
+/// newline) down a channel, and first appends it, with its newline, to
+/// `log` if there is one.
+fn lines(pipe: impl Read + Send + 'static, log: Option<Arc<Mutex<String>>>) -> Receiver<String> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut reader = BufReader::new(pipe);
@@ -336,7 +390,13 @@ fn lines(pipe: impl Read + Send + 'static) -> Receiver<String> {
                     if buf.last() == Some(&b'\n') {
                         buf.pop();
                     }
-                    if tx.send(String::from_utf8_lossy(&buf).into_owned()).is_err() {
+                    let line = String::from_utf8_lossy(&buf).into_owned();
+                    if let Some(log) = &log {
+                        let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
+                    if tx.send(line).is_err() {
                         return;
                     }
                 }
