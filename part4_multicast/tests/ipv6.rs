@@ -135,7 +135,8 @@ fn two_receivers_get_every_datagram_of_an_ipv6_group() {
         let run = rx.finish(Duration::from_secs(20));
         assert!(run.status.success(), "{name}: {}", run.stderr);
         assert_eq!(
-            run.stdout, "[123456] un\n[123456] deux\n[123456] trois\n",
+            run.stdout_text(),
+            "[123456] un\n[123456] deux\n[123456] trois\n",
             "{name}"
         );
         assert!(run.stderr.contains("ff02::1:5005"), "{}", run.stderr);

@@ -4,70 +4,31 @@
 mod util;
 
 use std::time::Duration;
-use util::{LOOPBACK, raw_sender, receiver, sender};
+use util::{assert_one_error, loopback_receiver, loopback_sender, raw_sender};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
 #[test]
 fn two_receivers_on_one_port_both_get_every_datagram() {
     require_multicast!();
-    let first = receiver(&[
-        "--interface",
-        LOOPBACK,
-        "--port",
-        "0",
-        "--count",
-        "5",
-        "--timeout",
-        "10",
-    ]);
+    let first = loopback_receiver("0", Some("5"), "10");
     let port = first.port.to_string();
-    let second = receiver(&[
-        "--interface",
-        LOOPBACK,
-        "--port",
-        &port,
-        "--count",
-        "5",
-        "--timeout",
-        "10",
-    ]);
+    let second = loopback_receiver(&port, Some("5"), "10");
     let lines = "one\ntwo\nthree\nfour\nfive\n";
-    let sent = sender(
-        &[
-            "--id",
-            "123456",
-            "--interface",
-            LOOPBACK,
-            "--ttl",
-            "0",
-            "--port",
-            &port,
-        ],
-        lines.as_bytes(),
-    );
+    let sent = loopback_sender("123456", &port, &[], lines.as_bytes());
     assert!(sent.status.success(), "{}", sent.stderr);
     let want: String = lines.lines().map(|l| format!("[123456] {l}\n")).collect();
     for (name, rx) in [("first", first), ("second", second)] {
         let run = rx.finish(LIMIT);
         assert!(run.status.success(), "{name}: {}", run.stderr);
-        assert_eq!(run.stdout, want, "{name}");
+        assert_eq!(run.stdout_text(), want, "{name}");
     }
 }
 
 #[test]
 fn garbage_datagrams_never_stop_the_receiver() {
     require_multicast!();
-    let rx = receiver(&[
-        "--interface",
-        LOOPBACK,
-        "--port",
-        "0",
-        "--count",
-        "4",
-        "--timeout",
-        "10",
-    ]);
+    let rx = loopback_receiver("0", Some("4"), "10");
     let group = "224.1.1.1".parse().unwrap();
     let raw = raw_sender(group);
     for datagram in [
@@ -84,7 +45,7 @@ fn garbage_datagrams_never_stop_the_receiver() {
     let run = rx.finish(LIMIT);
     assert!(run.status.success(), "{}", run.stderr);
     assert_eq!(
-        run.stdout,
+        run.stdout_text(),
         "[123456] caf\\xe9 \\xff\\xfe\n\
          [0x0001020304ff] binary id\n\
          [123456] line one\\nline two\\x1b[2J\n\
@@ -108,7 +69,7 @@ fn garbage_datagrams_never_stop_the_receiver() {
 #[test]
 fn the_timeout_ends_a_quiet_run() {
     require_multicast!();
-    let run = receiver(&["--interface", LOOPBACK, "--port", "0", "--timeout", "0.3"]).finish(LIMIT);
+    let run = loopback_receiver("0", None, "0.3").finish(LIMIT);
     assert!(run.status.success(), "{}", run.stderr);
     assert!(
         run.stderr
@@ -117,17 +78,7 @@ fn the_timeout_ends_a_quiet_run() {
         run.stderr
     );
     // With --count, a shortfall is a failure, said in one line.
-    let run = receiver(&[
-        "--interface",
-        LOOPBACK,
-        "--port",
-        "0",
-        "--count",
-        "2",
-        "--timeout",
-        "0.3",
-    ])
-    .finish(LIMIT);
+    let run = loopback_receiver("0", Some("2"), "0.3").finish(LIMIT);
     assert_eq!(run.status.code(), Some(1));
     let error: Vec<&str> = run.stderr.lines().filter(|l| l.contains("error")).collect();
     assert_eq!(error.len(), 1, "{}", run.stderr);
@@ -140,7 +91,6 @@ fn the_timeout_ends_a_quiet_run() {
 
 #[test]
 fn usage_errors_exit_2() {
-    use std::process::Command;
     for (args, needle) in [
         (&["--group", "10.1.1.1"][..], "not a multicast group"),
         (
@@ -155,11 +105,7 @@ fn usage_errors_exit_2() {
         (&["--timeout", "0"][..], "--timeout"),
         (&["--port", "70000"][..], "70000"),
     ] {
-        let out = Command::new(util::RECEIVER).args(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.starts_with("part4_receiver: error: "), "{stderr}");
-        assert!(stderr.contains(needle), "{needle:?} in {stderr}");
+        let out = testkit::run(util::RECEIVER, args);
+        assert_one_error(&out, 2, "part4_receiver", needle);
     }
 }

@@ -5,7 +5,7 @@
 mod util;
 
 use std::time::Duration;
-use util::{LOOPBACK, receiver, sender};
+use util::{assert_one_error, loopback_receiver, loopback_sender, sender};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -13,14 +13,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 fn an_id_that_is_not_six_ascii_bytes_exits_2() {
     for id in ["12345", "1234567", "", "12345é", "ab cdéf"] {
         let run = sender(&["--id", id, "--message", "hi"], b"");
-        assert_eq!(run.status.code(), Some(2), "{id:?}: {}", run.stderr);
-        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-        assert!(
-            run.stderr.starts_with("part4_sender: error: ")
-                && run.stderr.contains("exactly 6 ASCII characters"),
-            "{}",
-            run.stderr
-        );
+        assert_one_error(&run, 2, "part4_sender", "exactly 6 ASCII characters");
     }
     let run = sender(&["--message", "hi"], b"");
     assert_eq!(run.status.code(), Some(2), "no --id: {}", run.stderr);
@@ -40,34 +33,13 @@ fn an_id_that_is_not_six_ascii_bytes_exits_2() {
 #[test]
 fn an_over_long_line_is_refused_and_the_sender_goes_on() {
     require_multicast!();
-    let rx = receiver(&[
-        "--interface",
-        LOOPBACK,
-        "--port",
-        "0",
-        "--count",
-        "3",
-        "--timeout",
-        "10",
-    ]);
+    let rx = loopback_receiver("0", Some("3"), "10");
     let port = rx.port.to_string();
     // The longest text that fits (65,535 - 20 - 8 - 6 bytes) goes out; one
     // byte more does not.
     let longest = "y".repeat(65_501);
     let input = format!("first\n{}\n{longest}\nlast\r\n", "x".repeat(65_502));
-    let sent = sender(
-        &[
-            "--id",
-            "123456",
-            "--interface",
-            LOOPBACK,
-            "--ttl",
-            "0",
-            "--port",
-            &port,
-        ],
-        input.as_bytes(),
-    );
+    let sent = loopback_sender("123456", &port, &[], input.as_bytes());
     assert_eq!(sent.status.code(), Some(1), "{}", sent.stderr);
     let lines: Vec<&str> = sent.stderr.lines().collect();
     assert_eq!(lines.len(), 2, "{}", sent.stderr);
@@ -85,7 +57,7 @@ fn an_over_long_line_is_refused_and_the_sender_goes_on() {
     let run = rx.finish(LIMIT);
     assert!(run.status.success(), "{}", run.stderr);
     assert_eq!(
-        run.stdout,
+        run.stdout_text(),
         format!("[123456] first\n[123456] {longest}\n[123456] last\n")
     );
 }
@@ -93,37 +65,15 @@ fn an_over_long_line_is_refused_and_the_sender_goes_on() {
 #[test]
 fn message_sends_one_datagram_and_bytes_go_out_as_they_are() {
     require_multicast!();
-    let rx = receiver(&[
-        "--interface",
-        LOOPBACK,
-        "--port",
-        "0",
-        "--count",
-        "3",
-        "--timeout",
-        "10",
-    ]);
+    let rx = loopback_receiver("0", Some("3"), "10");
     let port = rx.port.to_string();
-    let args = [
-        "--id",
-        "swcm42",
-        "--interface",
-        LOOPBACK,
-        "--ttl",
-        "0",
-        "--port",
-        &port,
-    ];
-    let run = sender(
-        &[&args[..], &["--message", "Hello, TV"]].concat(),
-        b"ignored\n",
-    );
+    let run = loopback_sender("swcm42", &port, &["--message", "Hello, TV"], b"ignored\n");
     assert!(run.status.success(), "{}", run.stderr);
-    let run = sender(&args, b"\n\xffraw\n");
+    let run = loopback_sender("swcm42", &port, &[], b"\n\xffraw\n");
     assert!(run.status.success(), "{}", run.stderr);
     let run = rx.finish(LIMIT);
     assert_eq!(
-        run.stdout,
+        run.stdout_text(),
         "[swcm42] Hello, TV\n[swcm42] \n[swcm42] \\xffraw\n"
     );
 }

@@ -5,7 +5,7 @@ mod util;
 
 use lab_server::{Config, LabServer, TV_TEXT};
 use std::time::Duration;
-use util::{LOOPBACK, receiver, sender};
+use util::{loopback_receiver, loopback_sender};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -28,20 +28,11 @@ fn the_receiver_shows_the_broadcast_line_by_line() {
     require_multicast!();
     let lab = tv(Duration::from_millis(40));
     let port = lab.tv_group().unwrap().port().to_string();
-    let run = receiver(&[
-        "--interface",
-        LOOPBACK,
-        "--port",
-        &port,
-        "--count",
-        "20",
-        "--timeout",
-        "5",
-    ])
-    .finish(LIMIT);
+    let run = loopback_receiver(&port, Some("20"), "5").finish(LIMIT);
     assert!(run.status.success(), "{}", run.stderr);
     let text: Vec<&str> = TV_TEXT.lines().collect();
-    let got: Vec<&str> = run.stdout.lines().collect();
+    let stdout = run.stdout_text();
+    let got: Vec<&str> = stdout.lines().collect();
     assert_eq!(got.len(), 20);
     // Consecutive lines of the text, looping at its end.
     let start = text
@@ -62,54 +53,30 @@ fn opinions_are_answered_with_the_id_and_the_length() {
     // One line at start, then silence: only opinions and answers follow.
     let lab = tv(Duration::from_secs(3600));
     let port = lab.tv_group().unwrap().port().to_string();
-    let rx = receiver(&["--interface", LOOPBACK, "--port", &port, "--timeout", "1.5"]);
+    let rx = loopback_receiver(&port, None, "1.5");
     let long = "é".repeat(301);
-    let args = |id| {
-        [
-            "--id",
-            id,
-            "--interface",
-            LOOPBACK,
-            "--ttl",
-            "0",
-            "--port",
-            &port,
-        ]
-        .map(String::from)
-    };
-    let run = sender(
-        &args("123456")
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        format!("{long}\n").as_bytes(),
-    );
+    let run = loopback_sender("123456", &port, &[], format!("{long}\n").as_bytes());
     assert!(run.status.success(), "{}", run.stderr);
-    let run = sender(
-        &args("654321")
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        b"Too short.\n",
-    );
+    let run = loopback_sender("654321", &port, &[], b"Too short.\n");
     assert!(run.status.success(), "{}", run.stderr);
     let run = rx.finish(LIMIT);
     assert!(run.status.success(), "{}", run.stderr);
-    let lines: Vec<&str> = run.stdout.lines().collect();
+    let stdout = run.stdout_text();
+    let lines: Vec<&str> = stdout.lines().collect();
     // The two opinions and two answers, and nothing more: the channel
     // never answers its own datagrams.
-    assert_eq!(lines.len(), 4, "{}", run.stdout);
+    assert_eq!(lines.len(), 4, "{stdout}");
     assert!(
         lines.contains(&format!("[123456] {long}").as_str()),
         "{}",
-        run.stdout
+        stdout
     );
-    assert!(lines.contains(&"[654321] Too short."), "{}", run.stdout);
+    assert!(lines.contains(&"[654321] Too short."), "{stdout}");
     let answers: Vec<&&str> = lines
         .iter()
         .filter(|l| l.starts_with("[swcmTV] "))
         .collect();
-    assert_eq!(answers.len(), 2, "{}", run.stdout);
+    assert_eq!(answers.len(), 2, "{stdout}");
     assert!(
         answers.iter().any(|a| a.contains("123456")
             && a.contains("301 characters")

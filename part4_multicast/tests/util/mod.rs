@@ -1,5 +1,5 @@
 //! Helpers shared by Part 4's integration tests: run the real receiver and
-//! sender with time limits, on the loopback interface only.
+//! sender with time limits (see `testkit`), on the loopback interface only.
 //!
 //! Every datagram of these tests is sent through `IP_MULTICAST_IF`
 //! 127.0.0.1 with TTL 0, and every join is on 127.0.0.1: nothing follows
@@ -11,36 +11,18 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use common::multicast::{self, Interface};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use testkit::{Proc, TIMEOUT};
+
+pub use testkit::Output as Run;
 
 pub const RECEIVER: &str = env!("CARGO_BIN_EXE_part4_receiver");
 pub const SENDER: &str = env!("CARGO_BIN_EXE_part4_sender");
 
 /// The loopback interface, as `--interface` takes it.
 pub const LOOPBACK: &str = "127.0.0.1";
-
-/// What a finished run printed.
-#[derive(Debug)]
-pub struct Run {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-/// Kills the child when a test fails or times out.
-pub struct KillOnDrop(pub Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Whether multicast datagrams sent to a group through 127.0.0.1 reach a
 /// socket that joined it on 127.0.0.1. Probed once per test binary.
@@ -89,47 +71,34 @@ macro_rules! require_multicast {
 
 /// A running receiver whose header line has been read: it has joined.
 pub struct Receiver {
-    child: KillOnDrop,
+    proc: Proc,
     pub port: u16,
-    stderr: JoinHandle<String>,
+}
+
+/// `program ARGS...` for `bin`, run through `prefix` (such as `ip netns
+/// exec NS`) if there is one.
+fn through<'a>(prefix: &[&'a str], bin: &'a str, args: &[&'a str]) -> (&'a str, Vec<&'a str>) {
+    match prefix.split_first() {
+        Some((first, rest)) => (first, [rest, &[bin], args].concat()),
+        None => (bin, args.to_vec()),
+    }
 }
 
 /// Starts `part4_receiver` (through `prefix`, such as `ip netns exec NS`)
 /// and waits for its header line, which it prints once it has joined.
 pub fn receiver_in(prefix: &[&str], args: &[&str]) -> Receiver {
-    let (program, rest) = match prefix.split_first() {
-        Some((first, rest)) => (*first, [rest, &[RECEIVER]].concat()),
-        None => (RECEIVER, Vec::new()),
-    };
-    let mut child = KillOnDrop(
-        Command::new(program)
-            .args(rest)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawning part4_receiver"),
-    );
-    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
-    let mut header = String::new();
-    stderr.read_line(&mut header).unwrap();
+    let (program, args) = through(prefix, RECEIVER, args);
+    let proc = testkit::spawn_raw(program, &args);
+    let header = proc
+        .stderr_line_within(TIMEOUT)
+        .expect("the receiver's header line");
     let port = header
         .split(" port ")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in the receiver's header {header:?}"));
-    let stderr = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = stderr.read_to_string(&mut rest);
-        header + &rest
-    });
-    Receiver {
-        child,
-        port,
-        stderr,
-    }
+    Receiver { proc, port }
 }
 
 /// Starts `part4_receiver` with `args`.
@@ -137,83 +106,58 @@ pub fn receiver(args: &[&str]) -> Receiver {
     receiver_in(&[], args)
 }
 
+/// A receiver on the loopback interface: `--port port` (`"0"`: a free
+/// one), `--count count` unless `None`, `--timeout timeout`.
+pub fn loopback_receiver(port: &str, count: Option<&str>, timeout: &str) -> Receiver {
+    let mut args = vec!["--interface", LOOPBACK, "--port", port];
+    if let Some(count) = count {
+        args.extend(["--count", count]);
+    }
+    args.extend(["--timeout", timeout]);
+    receiver(&args)
+}
+
 impl Receiver {
-    /// Waits for the receiver to end, killing it past `limit`.
-    pub fn finish(mut self, limit: Duration) -> Run {
-        let out = self.child.0.stdout.take();
-        let out_reader = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            out.map(|mut out| out.read_to_end(&mut buf));
-            String::from_utf8_lossy(&buf).into_owned()
-        });
-        let status = wait(&mut self.child, limit, "part4_receiver");
-        Run {
-            status,
-            stdout: out_reader.join().unwrap(),
-            stderr: self.stderr.join().unwrap(),
-        }
+    /// Waits for the receiver to end, killing it past `limit`. Its stderr
+    /// holds the header line too.
+    pub fn finish(self, limit: Duration) -> Run {
+        self.proc.output_within(limit)
     }
 }
 
-fn wait(child: &mut KillOnDrop, limit: Duration, name: &str) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} did not finish within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Runs `part4_sender` (through `prefix`) with `args` and `stdin`.
+/// Runs `part4_sender` (through `prefix`) with `args` and `stdin`, within
+/// [`TIMEOUT`].
 pub fn sender_in(prefix: &[&str], args: &[&str], stdin: &[u8]) -> Run {
-    let (program, rest) = match prefix.split_first() {
-        Some((first, rest)) => (*first, [rest, &[SENDER]].concat()),
-        None => (SENDER, Vec::new()),
-    };
-    let mut child = KillOnDrop(
-        Command::new(program)
-            .args(rest)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawning part4_sender"),
-    );
-    let mut input = child.0.stdin.take().unwrap();
-    let stdin = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let out = child.0.stdout.take();
-    let err = child.0.stderr.take();
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = String::new();
-        out.map(|mut out| out.read_to_string(&mut buf));
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = String::new();
-        err.map(|mut err| err.read_to_string(&mut buf));
-        buf
-    });
-    let status = wait(&mut child, Duration::from_secs(20), "part4_sender");
-    writer.join().unwrap();
-    Run {
-        status,
-        stdout: out_reader.join().unwrap(),
-        stderr: err_reader.join().unwrap(),
-    }
+    let (program, args) = through(prefix, SENDER, args);
+    testkit::run_with_stdin(program, &args, Some(stdin), TIMEOUT)
 }
 
 /// Runs `part4_sender` with `args` and `stdin`.
 pub fn sender(args: &[&str], stdin: &[u8]) -> Run {
     sender_in(&[], args, stdin)
+}
+
+/// Runs `part4_sender --id ID` on the loopback interface with TTL 0 to
+/// `port`, with `extra` arguments and `stdin`.
+pub fn loopback_sender(id: &str, port: &str, extra: &[&str], stdin: &[u8]) -> Run {
+    let args = [
+        "--id",
+        id,
+        "--interface",
+        LOOPBACK,
+        "--ttl",
+        "0",
+        "--port",
+        port,
+    ];
+    sender(&[&args[..], extra].concat(), stdin)
+}
+
+/// Fails the test unless `run` exited with `code` and printed exactly one
+/// stderr line, `NAME: error: ...` with `needle` in it.
+pub fn assert_one_error(run: &Run, code: i32, name: &str, needle: &str) {
+    assert_eq!(run.stderr.lines().count(), 1, "{run:#?}");
+    run.expect_code(code).expect_one_line_error(name, needle);
 }
 
 /// A raw UDP socket that sends arbitrary bytes to `group` through
