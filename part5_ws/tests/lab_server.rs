@@ -4,10 +4,9 @@
 mod util;
 
 use lab_server::WsFrames;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::io::Read;
 use std::time::{Duration, Instant};
-use util::{KillOnDrop, pmu_lines, server, ws};
+use util::{BIN, pmu_lines, server, ws};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -124,19 +123,8 @@ fn with_cmd_short_1_each_line_shows_when_its_message_arrives() {
     let lab = server(|c| c.messages = 3);
     let url = format!("ws://localhost:{}", lab.ws_port().unwrap());
     let start = Instant::now();
-    let mut child = KillOnDrop(
-        Command::new(util::BIN)
-            .args(["--url", &url, "CMD_short:1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = BufReader::new(child.0.stdout.take().unwrap());
-    let mut arrivals = Vec::new();
-    for line in stdout.lines() {
-        arrivals.push((line.unwrap(), start.elapsed()));
-    }
+    let client = testkit::spawn(BIN, &["--url", &url, "CMD_short:1"]);
+    let arrivals = client.timed_lines(start);
     assert_eq!(arrivals.len(), 3, "{arrivals:?}");
     for (i, (line, at)) in arrivals.iter().enumerate() {
         assert_eq!(line, &format!("This is PMU data {i}"));
@@ -146,25 +134,18 @@ fn with_cmd_short_1_each_line_shows_when_its_message_arrives() {
             "line {i} at {at:?}"
         );
     }
-    assert!(child.0.wait().unwrap().success());
+    assert!(client.finish().status.success());
 }
 
 #[test]
 fn a_closed_stdout_ends_the_run_quietly() {
     let lab = server(|c| c.flood_bytes = 8 * 1024 * 1024);
     let url = format!("ws://127.0.0.1:{}", lab.ws_port().unwrap());
-    let mut child = KillOnDrop(
-        Command::new(util::BIN)
-            .args(["--url", &url, "CMD_floodme"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = testkit::spawn_raw(BIN, &["--url", &url, "CMD_floodme"]);
     let mut head = [0u8; 10];
-    std::io::Read::read_exact(child.0.stdout.as_mut().unwrap(), &mut head).unwrap();
-    drop(child.0.stdout.take());
-    let run = util::finish(child, LIMIT);
+    child.raw_stdout().unwrap().read_exact(&mut head).unwrap();
+    child.close_stdout();
+    let run = child.output_within(LIMIT);
     assert!(run.status.success(), "{:?} {}", run.status, run.stderr);
     assert_eq!(run.stderr, "");
 }
