@@ -3,9 +3,9 @@
 
 mod util;
 
-use std::process::{Command, Stdio};
+use std::io::Read;
 use std::time::Duration;
-use util::{KillOnDrop, TestDir, part6};
+use util::{BIN, TestDir, client, part6};
 
 #[test]
 fn a_100_mib_flood_arrives_byte_for_byte_over_tls_1_2_and_1_3() {
@@ -17,17 +17,11 @@ fn a_100_mib_flood_arrives_byte_for_byte_over_tls_1_2_and_1_3() {
     let server = util::server_for(&pair, &["--flood-bytes", &size.to_string()]);
     let flood = lab_server::flood_text(size);
     for version in ["1.3", "1.2"] {
-        let run = part6(&[
-            "client",
-            "--ca",
-            ca.cert.to_str().unwrap(),
-            "--port",
-            &server.port(),
-            "--tls-version",
-            version,
-            "--stats",
-            "CMD_floodme",
-        ]);
+        let run = client(
+            &ca,
+            &server,
+            &["--tls-version", version, "--stats", "CMD_floodme"],
+        );
         assert!(run.status.success(), "{}", run.stderr);
         assert_eq!(run.stdout.len(), flood.len() + 1, "TLS {version}");
         assert!(
@@ -49,17 +43,11 @@ fn a_flood_ending_with_a_newline_gets_none_added_over_ipv6() {
     let dir = TestDir::new("flood-nl");
     let ca = dir.ca("ca");
     let pair = ca.server(&dir, "server", |_| {});
-    let server = util::Server::start(&[
-        "serve",
-        "--cert",
-        pair.cert.to_str().unwrap(),
-        "--key",
-        pair.key.to_str().unwrap(),
-        "--listen",
+    let server = util::Server::start(&util::serve_args(
+        &pair,
         "[::1]:0",
-        "--flood-bytes",
-        "64000",
-    ]);
+        &["--flood-bytes", "64000"],
+    ));
     let run = part6(&[
         "client",
         "--ca",
@@ -81,26 +69,22 @@ fn a_closed_stdout_ends_the_run_quietly() {
     let pair = ca.server(&dir, "server", |_| {});
     let server = util::server_for(&pair, &["--flood-bytes", "64MiB"]);
     // `part6_pmu client CMD_floodme | head -c 10`: the reader leaves early.
-    let mut child = KillOnDrop(
-        Command::new(util::BIN)
-            .args([
-                "client",
-                "--ca",
-                ca.cert.to_str().unwrap(),
-                "--port",
-                &server.port(),
-                "CMD_floodme",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let mut child = testkit::spawn_raw(
+        BIN,
+        &[
+            "client",
+            "--ca",
+            ca.cert.to_str().unwrap(),
+            "--port",
+            &server.port(),
+            "CMD_floodme",
+        ],
     );
     let mut head = [0u8; 10];
-    std::io::Read::read_exact(child.0.stdout.as_mut().unwrap(), &mut head).unwrap();
+    child.raw_stdout().unwrap().read_exact(&mut head).unwrap();
     assert_eq!(&head, b"floodme 00");
-    drop(child.0.stdout.take());
-    let run = util::finish(&mut child, Duration::from_secs(20));
+    child.close_stdout();
+    let run = child.output_within(Duration::from_secs(20));
     assert!(
         run.status.success(),
         "a broken pipe is success: {:?} {}",

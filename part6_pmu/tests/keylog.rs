@@ -3,7 +3,7 @@
 
 mod util;
 
-use util::{Server, TestDir, run_with_env};
+use util::{Server, TestDir, run_with_env, serve_args};
 
 #[test]
 fn server_and_client_write_their_secrets() {
@@ -13,17 +13,7 @@ fn server_and_client_write_their_secrets() {
     let server_log = dir.path("server.keys");
     let client_log = dir.path("client.keys");
     let server = Server::start_with_env(
-        &[
-            "serve",
-            "--cert",
-            pair.cert.to_str().unwrap(),
-            "--key",
-            pair.key.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--messages",
-            "1",
-        ],
+        &serve_args(&pair, "127.0.0.1:0", &["--messages", "1"]),
         &[("SSLKEYLOGFILE", server_log.to_str().unwrap())],
     );
     assert!(

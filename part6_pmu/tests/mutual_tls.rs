@@ -4,7 +4,7 @@
 
 mod util;
 
-use util::{Server, TestDir, part6, pmu_lines};
+use util::{Server, TestDir, pmu_lines};
 
 struct Setup {
     dir: TestDir,
@@ -25,42 +25,20 @@ fn setup(name: &str) -> Setup {
 
 fn server(s: &Setup, extra: &[&str]) -> Server {
     let pair = s.server_ca.server(&s.dir, "server", |_| {});
-    let mut args = vec![
-        "serve",
-        "--cert",
-        pair.cert.to_str().unwrap(),
-        "--key",
-        pair.key.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--messages",
-        "2",
-        "-v",
-        "--client-ca",
-        s.client_ca.cert.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    Server::start(&args)
+    let client_ca = s.client_ca.cert.to_str().unwrap();
+    let args = ["--messages", "2", "-v", "--client-ca", client_ca];
+    util::server_for(&pair, &[&args[..], extra].concat())
 }
 
 /// Runs the client with `identity` (a client certificate, or none).
 fn client(s: &Setup, server: &Server, identity: Option<&util::Pair>, version: &str) -> util::Run {
-    let port = server.port();
-    let mut args = vec![
-        "client",
-        "--ca",
-        s.server_ca.cert.to_str().unwrap(),
-        "--port",
-        &port,
-        "--tls-version",
-        version,
-    ];
+    let mut args = vec!["--tls-version", version];
     if let Some(pair) = identity {
         args.extend(["--cert", pair.cert.to_str().unwrap()]);
         args.extend(["--key", pair.key.to_str().unwrap()]);
     }
     args.push("CMD_short:0");
-    part6(&args)
+    util::client(&s.server_ca, server, &args)
 }
 
 #[test]

@@ -4,10 +4,9 @@
 
 mod util;
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use util::{KillOnDrop, LIMIT, TestDir, run_program};
+use std::io::Write;
+use std::time::Duration;
+use util::{BIN, LIMIT, TestDir, read_until, run_program, s_server};
 
 /// `openssl s_client` sending `request` and reading until the server closes
 /// (`-quiet` implies `-ign_eof`: it never closes first).
@@ -86,80 +85,28 @@ fn tls_1_1_and_1_0_are_refused() {
     server.wait_for_log("so it speaks TLS 1.0 or 1.1");
 }
 
-/// `openssl s_server` on a free loopback port, answering the PMU by hand:
-/// it relays its stdin to the client. Returns it and its port.
-fn s_server(pair: &util::Pair, version: &str) -> (KillOnDrop, String) {
-    let mut child = KillOnDrop(
-        Command::new("openssl")
-            .args([
-                "s_server",
-                "-accept",
-                "127.0.0.1:0",
-                "-naccept",
-                "1",
-                version,
-                "-cert",
-            ])
-            .arg(&pair.cert)
-            .arg("-key")
-            .arg(&pair.key)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl s_server"),
-    );
-    let port = read_until(&mut child, |out| {
-        let text = String::from_utf8_lossy(out);
-        let line = text.lines().find(|l| l.starts_with("ACCEPT "))?;
-        Some(line.rsplit(':').next()?.to_string())
-    });
-    (child, port)
-}
-
-/// Reads the child's stdout until `found` finds something in all of it.
-fn read_until<T>(child: &mut KillOnDrop, mut found: impl FnMut(&[u8]) -> Option<T>) -> T {
-    let stdout = child.0.stdout.as_mut().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        if let Some(value) = found(&seen) {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            String::from_utf8_lossy(&seen)
-        );
-        let n = stdout.read(&mut buf).unwrap();
-        assert!(n > 0, "s_server ended: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
-}
-
 #[test]
 fn our_client_against_s_server_over_tls_1_2_and_1_3() {
     let dir = TestDir::new("s_server");
     let ca = dir.ca("ca");
     let pair = ca.server(&dir, "server", |_| {});
     for (version, ours) in [("-tls1_3", "1.3"), ("-tls1_2", "1.2")] {
-        let (mut server, port) = s_server(&pair, version);
-        let client = Command::new(util::BIN)
-            .args([
+        // `openssl s_server` answers the PMU by hand: it relays its stdin
+        // to the client.
+        let (mut server, port) = s_server(&pair, &[version]);
+        let ca_path = ca.cert.to_str().unwrap();
+        let client = testkit::spawn_raw(
+            BIN,
+            &[
                 "client",
                 "--ca",
-                ca.cert.to_str().unwrap(),
+                ca_path,
                 "--port",
                 &port,
                 "-v",
-            ])
-            .arg("CMD_short:0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut client = KillOnDrop(client);
+                "CMD_short:0",
+            ],
+        );
         // s_server prints what the client sent: exactly the command.
         read_until(&mut server, |out| {
             out.windows(11).any(|w| w == b"CMD_short:0").then_some(())
@@ -171,7 +118,7 @@ fn our_client_against_s_server_over_tls_1_2_and_1_3() {
         stdin.flush().unwrap();
         std::thread::sleep(Duration::from_millis(200));
         drop(stdin);
-        let run = util::finish(&mut client, LIMIT);
+        let run = client.output_within(LIMIT);
         assert!(run.status.success(), "{version}: {}", run.stderr);
         assert_eq!(run.stdout_text(), util::pmu_lines(0, 3), "{version}");
         assert!(

@@ -3,10 +3,8 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use util::{KillOnDrop, Server, TestDir, part6, pmu_lines};
+use util::{BIN, Server, TestDir, client, part6, pmu_lines};
 
 #[test]
 fn cmd_short_over_ipv4_and_ipv6_from_index_0() {
@@ -53,17 +51,11 @@ fn several_commands_run_in_order_with_stats() {
     let ca = dir.ca("ca");
     let pair = ca.server(&dir, "server", |_| {});
     let server = util::server_for(&pair, &["--messages", "3", "--flood-bytes", "100"]);
-    let run = part6(&[
-        "client",
-        "--ca",
-        ca.cert.to_str().unwrap(),
-        "--port",
-        &server.port(),
-        "--stats",
-        "CMD_short:0",
-        "CMD_floodme",
-        "CMD_short:0",
-    ]);
+    let run = client(
+        &ca,
+        &server,
+        &["--stats", "CMD_short:0", "CMD_floodme", "CMD_short:0"],
+    );
     assert!(run.status.success(), "{}", run.stderr);
     let flood = String::from_utf8(lab_server::flood_text(100)).unwrap();
     assert_eq!(
@@ -82,14 +74,7 @@ fn the_serve_subcommand_and_a_first_index() {
     let ca = dir.ca("ca");
     let pair = ca.server(&dir, "server", |_| {});
     let server = util::server_for(&pair, &["--messages", "4", "--first-index", "1"]);
-    let run = part6(&[
-        "client",
-        "--ca",
-        ca.cert.to_str().unwrap(),
-        "--port",
-        &server.port(),
-        "CMD_short:0.01",
-    ]);
+    let run = client(&ca, &server, &["CMD_short:0.01"]);
     assert!(run.status.success(), "{}", run.stderr);
     assert_eq!(run.stdout_text(), pmu_lines(1, 4));
 }
@@ -100,27 +85,18 @@ fn with_cmd_short_1_each_line_shows_when_its_message_arrives() {
     let ca = dir.ca("ca");
     let pair = ca.server(&dir, "server", |_| {});
     let server = util::server_for(&pair, &["--messages", "3"]);
+    let port = server.port();
+    let args = [
+        "client",
+        "--ca",
+        ca.cert.to_str().unwrap(),
+        "--port",
+        &port,
+        "CMD_short:1",
+    ];
     let start = Instant::now();
-    let mut child = KillOnDrop(
-        Command::new(util::BIN)
-            .args([
-                "client",
-                "--ca",
-                ca.cert.to_str().unwrap(),
-                "--port",
-                &server.port(),
-                "CMD_short:1",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = BufReader::new(child.0.stdout.take().unwrap());
-    let mut arrivals = Vec::new();
-    for line in stdout.lines() {
-        arrivals.push((line.unwrap(), start.elapsed()));
-    }
+    let child = testkit::spawn(BIN, &args);
+    let arrivals = child.timed_lines(start);
     assert_eq!(arrivals.len(), 3, "{arrivals:?}");
     for (i, (line, at)) in arrivals.iter().enumerate() {
         assert_eq!(line, &format!("This is PMU data {i}"));
@@ -132,7 +108,7 @@ fn with_cmd_short_1_each_line_shows_when_its_message_arrives() {
             "line {i} at {at:?}"
         );
     }
-    assert!(child.0.wait().unwrap().success());
+    assert!(child.finish().status.success());
 }
 
 #[test]
@@ -142,17 +118,11 @@ fn verbose_reports_the_handshake_on_both_sides() {
     let pair = ca.server(&dir, "server", |_| {});
     let server = util::server_for(&pair, &["--messages", "1", "-v"]);
     for (version, suite) in [("1.3", "TLS13_"), ("1.2", "TLS_ECDHE_ECDSA_")] {
-        let run = part6(&[
-            "client",
-            "--ca",
-            ca.cert.to_str().unwrap(),
-            "--port",
-            &server.port(),
-            "--tls-version",
-            version,
-            "-v",
-            "CMD_short:0",
-        ]);
+        let run = client(
+            &ca,
+            &server,
+            &["--tls-version", version, "-v", "CMD_short:0"],
+        );
         assert!(run.status.success(), "{}", run.stderr);
         assert_eq!(
             run.stdout_text(),

@@ -203,7 +203,7 @@ fn unreadable_non_pem_and_misplaced_files_are_refused() {
     let csr = dir.write("server.csr", csr);
     serve(&csr, &pair.key).assert_error(1, &["certificate signing request", "make test-cert"]);
     // A directory.
-    serve(&dir.0, &pair.key).assert_error(1, &["cannot read the certificate file"]);
+    serve(dir.root(), &pair.key).assert_error(1, &["cannot read the certificate file"]);
 }
 
 #[test]
@@ -255,16 +255,11 @@ fn a_port_in_use_says_so() {
         &addr,
     ]);
     run.assert_error(1, &["cannot listen on", "--listen ADDR:PORT"]);
-    let run = part6(&[
-        "serve",
-        "--cert",
-        pair.cert.to_str().unwrap(),
-        "--key",
-        pair.key.to_str().unwrap(),
-        "--listen",
+    let nope = dir.path("nope.pem");
+    let run = part6(&util::serve_args(
+        &pair,
         "127.0.0.1:0",
-        "--client-ca",
-        dir.path("nope.pem").to_str().unwrap(),
-    ]);
+        &["--client-ca", nope.to_str().unwrap()],
+    ));
     run.assert_error(1, &["cannot read the CA certificate file"]);
 }

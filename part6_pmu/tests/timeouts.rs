@@ -6,17 +6,10 @@ mod util;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
-use util::{TestDir, part6, pmu_lines, python};
+use util::{TestDir, pmu_lines, python};
 
 fn client(ca: &util::Ca, server: &util::Server) -> util::Run {
-    part6(&[
-        "client",
-        "--ca",
-        ca.cert.to_str().unwrap(),
-        "--port",
-        &server.port(),
-        "CMD_short:0",
-    ])
+    util::client(ca, server, &["CMD_short:0"])
 }
 
 /// The first bytes of a TLS ClientHello record, and nothing more.

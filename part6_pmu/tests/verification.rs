@@ -3,9 +3,7 @@
 
 mod util;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use util::{KillOnDrop, TestDir, part6};
+use util::{TestDir, part6, s_server};
 
 fn client(ca: &std::path::Path, host: &str, port: &str, extra: &[&str]) -> util::Run {
     let mut args = vec![
@@ -79,45 +77,12 @@ fn an_expired_server_certificate_is_named() {
         p.not_before = rcgen::date_time_ymd(2000, 1, 1);
         p.not_after = rcgen::date_time_ymd(2001, 1, 1);
     });
-    let (_server, port) = openssl_server(&pair);
+    let (_server, port) = s_server(&pair, &[]);
     let run = client(&ca.cert, "localhost", &port, &["--connect-timeout", "5"]);
     run.assert_error(
         1,
         &["the server's certificate is refused: it expired on 2001-01-01"],
     );
-}
-
-/// `openssl s_server` with `pair` on a free loopback port.
-fn openssl_server(pair: &util::Pair) -> (KillOnDrop, String) {
-    let mut child = KillOnDrop(
-        Command::new("openssl")
-            .args([
-                "s_server",
-                "-accept",
-                "127.0.0.1:0",
-                "-naccept",
-                "1",
-                "-cert",
-            ])
-            .arg(&pair.cert)
-            .arg("-key")
-            .arg(&pair.key)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl s_server"),
-    );
-    let stdout = child.0.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let port = loop {
-        let line = lines.next().expect("s_server printed no ACCEPT").unwrap();
-        if let Some(addr) = line.strip_prefix("ACCEPT ") {
-            break addr.rsplit(':').next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, port)
 }
 
 #[test]
