@@ -135,12 +135,19 @@ fn command_line_mistakes_exit_2() {
     let ca = pki.server_ca.cert.to_str().unwrap();
     let cert = pki.alice.cert.to_str().unwrap();
     let key = pki.alice.key.to_str().unwrap();
+    let server = |extra: &[&'static str]| {
+        [
+            &["server", "--cert", cert, "--key", key, "--client-ca", ca][..],
+            extra,
+        ]
+        .concat()
+    };
     for args in [
-        &["client", "--ca", ca, "--cert", cert][..],
-        &[
+        vec!["client", "--ca", ca, "--cert", cert],
+        vec![
             "client", "--ca", ca, "--cert", cert, "--key", key, "--port", "0",
         ],
-        &[
+        vec![
             "client",
             "--ca",
             ca,
@@ -150,66 +157,16 @@ fn command_line_mistakes_exit_2() {
             key,
             "echo a\necho b",
         ],
-        &["server", "--cert", cert, "--key", key],
-        &[
-            "server",
-            "--cert",
-            cert,
-            "--key",
-            key,
-            "--client-ca",
-            ca,
-            "--allow",
-            "/bin/sh",
-        ],
-        &[
-            "server",
-            "--cert",
-            cert,
-            "--key",
-            key,
-            "--client-ca",
-            ca,
-            "--allow",
-            "a b",
-        ],
-        &[
-            "server",
-            "--cert",
-            cert,
-            "--key",
-            key,
-            "--client-ca",
-            ca,
-            "--output-cap",
-            "0",
-        ],
-        &[
-            "server",
-            "--cert",
-            cert,
-            "--key",
-            key,
-            "--client-ca",
-            ca,
-            "--command-timeout",
-            "0",
-        ],
-        &[
-            "server",
-            "--cert",
-            cert,
-            "--key",
-            key,
-            "--client-ca",
-            ca,
-            "--listen",
-            "localhost",
-        ],
-        &["shell"],
-        &[],
+        vec!["server", "--cert", cert, "--key", key],
+        server(&["--allow", "/bin/sh"]),
+        server(&["--allow", "a b"]),
+        server(&["--output-cap", "0"]),
+        server(&["--command-timeout", "0"]),
+        server(&["--listen", "localhost"]),
+        vec!["shell"],
+        vec![],
     ] {
-        let out = testkit::run(util::BIN, args);
+        let out = testkit::run(util::BIN, &args);
         assert_eq!(out.code(), Some(2), "{args:?}: {out:#?}");
         assert!(out.stdout.is_empty(), "{args:?}: {out:#?}");
     }
@@ -224,7 +181,7 @@ fn command_line_mistakes_exit_2() {
 #[test]
 fn unusable_server_files_are_refused_at_start_up() {
     let pki = Pki::new("startup");
-    let other = pki.server_ca.server(&pki.dir, "other");
+    let other = util::server_pair(&pki.server_ca, &pki.dir, "other");
     let log = pki.log_path();
     let base = |key: &str, client_ca: &str| {
         testkit::run(

@@ -1,5 +1,5 @@
-//! Helpers shared by secure_cmd's integration tests: certificates made with
-//! rcgen, a server started on a loopback port 0 through `testkit`, the real
+//! Helpers shared by secure_cmd's integration tests: certificates from
+//! `testkit::pki` (rcgen), a server started on a loopback port 0 through `testkit`, the real
 //! client run to completion, and a bare TLS client for checking the wire
 //! format byte for byte (and for what the real client never does, such as
 //! connecting without a certificate).
@@ -11,111 +11,22 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use testkit::{Output, Proc};
 use tls_common::{TlsSocket, TlsVersion};
 
+pub use testkit::pki::{Ca, Pair, TestDir};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_secure_cmd");
 
-/// A folder for one test's files, removed when the test ends.
-pub struct TestDir(pub PathBuf);
-
-impl TestDir {
-    pub fn new(name: &str) -> TestDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "secure_cmd-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TestDir(dir)
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-
-    /// A CA whose certificate is `<name>.crt`.
-    pub fn ca(&self, name: &str) -> Ca {
-        let mut params = rcgen::CertificateParams::default();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, format!("{name} test CA"));
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-        ];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let issuer = rcgen::CertifiedIssuer::self_signed(params, key).unwrap();
-        let cert = self.write(&format!("{name}.crt"), issuer.pem());
-        Ca { issuer, cert }
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A test certificate authority.
-pub struct Ca {
-    pub issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
-    /// Its certificate, PEM.
-    pub cert: PathBuf,
-}
-
-/// A certificate and key written as `<name>.crt` and `<name>.key`.
-#[derive(Debug, Clone)]
-pub struct Pair {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
-impl Ca {
-    fn sign(&self, dir: &TestDir, name: &str, params: rcgen::CertificateParams) -> Pair {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Pair {
-            cert: dir.write(&format!("{name}.crt"), cert.pem()),
-            key: dir.write(&format!("{name}.key"), key.serialize_pem()),
-        }
-    }
-
-    /// A server certificate for localhost, 127.0.0.1 and ::1 (serverAuth).
-    pub fn server(&self, dir: &TestDir, name: &str) -> Pair {
-        let mut params = rcgen::CertificateParams::new(vec![
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "::1".to_string(),
-        ])
-        .unwrap();
+/// A server certificate `<name>` from `ca`, for localhost, 127.0.0.1 and
+/// ::1 (serverAuth).
+pub fn server_pair(ca: &Ca, dir: &TestDir, name: &str) -> Pair {
+    ca.server(dir, name, |params| {
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, "secure_cmd test server");
-        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        self.sign(dir, name, params)
-    }
-
-    /// A client certificate with common name `cn` (clientAuth).
-    pub fn client(&self, dir: &TestDir, name: &str, cn: &str) -> Pair {
-        let mut params = rcgen::CertificateParams::default();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, cn);
-        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-        self.sign(dir, name, params)
-    }
+    })
 }
 
 /// Everything a test needs: a CA for servers, one for clients, a server
@@ -130,10 +41,10 @@ pub struct Pki {
 
 impl Pki {
     pub fn new(name: &str) -> Pki {
-        let dir = TestDir::new(name);
+        let dir = TestDir::new_in(env!("CARGO_TARGET_TMPDIR"), &format!("secure_cmd-{name}"));
         let server_ca = dir.ca("server-ca");
         let client_ca = dir.ca("client-ca");
-        let server = server_ca.server(&dir, "server");
+        let server = server_pair(&server_ca, &dir, "server");
         let alice = client_ca.client(&dir, "alice", "alice");
         Pki {
             dir,
@@ -189,9 +100,7 @@ impl Server {
         }
         args.extend_from_slice(extra);
         let proc = testkit::spawn(BIN, &args);
-        let addrs = (0..listeners.max(1))
-            .map(|_| proc.listening_addr())
-            .collect();
+        let addrs = proc.listening_addrs(listeners.max(1));
         Server { proc, addrs, log }
     }
 
@@ -206,18 +115,7 @@ impl Server {
 
     /// Waits until the log holds `needle`; fails the test after 10 s.
     pub fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let log = self.log_text();
-            if log.contains(needle) {
-                return log;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{needle:?} never appeared in the server's log:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        testkit::wait_for_text(needle, Duration::from_secs(10), || self.log_text())
     }
 }
 
