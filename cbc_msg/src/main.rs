@@ -62,7 +62,8 @@ enum Command {
         /// The key file (from 'cbc_msg keygen')
         #[arg(long, value_name = "F")]
         key_file: PathBuf,
-        /// Seconds a connection may stay silent before it is closed
+        /// Seconds within which each frame must arrive whole (from connecting,
+        /// then from the previous frame) before the connection is closed
         #[arg(long, default_value = "30", value_parser = common::cli::seconds, value_name = "SECS")]
         timeout: Duration,
         /// Connections served at once

@@ -10,13 +10,13 @@
 use crate::frame::{self, ReadError};
 use crate::key::Keys;
 use anyhow::Context;
-use common::server::{ConnectionLimit, Event};
+use common::server::{ConnectionLimit, DeadlineStream, Event};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::borrow::Cow;
 use std::io::{self, BufReader, ErrorKind, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -127,13 +127,18 @@ fn handle(stream: TcpStream, peer: SocketAddr, keys: &Keys, options: &Options) {
     if options.verbose {
         crate::say!("cbc_msg: connection from {peer}");
     }
-    if let Err(err) = stream.set_read_timeout(Some(options.idle_timeout)) {
-        crate::say!("cbc_msg: error: connection from {peer}: setting SO_RCVTIMEO: {err}");
-        return;
-    }
-    let mut reader = BufReader::new(stream);
+    // Each frame must arrive whole within --timeout of the previous one (or
+    // of connecting): a per-read time-out alone restarts with every byte,
+    // and a peer sending a byte now and then would keep its place for ever.
+    let mut reader = BufReader::new(DeadlineStream::new(
+        stream,
+        Instant::now() + options.idle_timeout,
+    ));
     let mut messages = 0u64;
     loop {
+        reader
+            .get_mut()
+            .set_deadline(Instant::now() + options.idle_timeout);
         let body = match frame::read_body(&mut reader) {
             Ok(Some(body)) => body,
             Ok(None) => break,
@@ -143,7 +148,7 @@ fn handle(stream: TcpStream, peer: SocketAddr, keys: &Keys, options: &Options) {
                         if matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
                     {
                         format!(
-                            "nothing received for {} s (--timeout)",
+                            "no whole frame within {} s (--timeout)",
                             options.idle_timeout.as_secs_f64()
                         )
                     }

@@ -143,11 +143,43 @@ fn a_silent_client_is_closed_after_the_timeout() {
     silent.write_all(&frame[..10]).unwrap();
     let line = server.error_line();
     assert!(
-        line.contains("closed: nothing received for 0.3 s"),
+        line.contains("closed: no whole frame within 0.3 s"),
         "{line}"
     );
     // The server closed it: the client reads the end of the stream.
     assert_eq!(silent.read(&mut [0u8; 8]).unwrap(), 0);
+    send("127.0.0.1", &server.port(), &key, "still here");
+    assert_eq!(server.line(), "still here");
+}
+
+#[test]
+fn a_frame_trickled_in_byte_by_byte_is_cut_off_at_its_deadline() {
+    // Every byte comes well within the time-out; the frame as a whole does
+    // not: the time-out is a deadline per frame, not per read (per read, the
+    // server would keep the connection for the whole 68 × 0.1 s).
+    let (_dir, key, keys, server) = server("127.0.0.1", &["--timeout", "0.5"]);
+    let mut slow = connect(server.addr);
+    let frame = cbc_msg::seal(&keys, b"trickled").unwrap();
+    let start = std::time::Instant::now();
+    for b in &frame {
+        if slow.write_all(&[*b]).is_err() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if start.elapsed() > std::time::Duration::from_secs(3) {
+            break;
+        }
+    }
+    let line = server.error_line();
+    assert!(
+        line.contains("closed: no whole frame within 0.5 s"),
+        "{line}"
+    );
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     send("127.0.0.1", &server.port(), &key, "still here");
     assert_eq!(server.line(), "still here");
 }

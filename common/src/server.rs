@@ -8,10 +8,11 @@
 
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A listening TCP socket on `addr`, with `SO_REUSEADDR` and, for IPv6,
 /// `IPV6_V6ONLY` set.
@@ -149,9 +150,122 @@ pub fn accept_loop<H>(
     }
 }
 
+/// A TCP stream whose reads must all be done by one deadline: `SO_RCVTIMEO`
+/// is set to the time left before each read. A per-read time-out alone
+/// restarts with every byte, so a client sending a byte now and then (a
+/// "slow loris") could hold a connection, and its place under the cap, for
+/// ever.
+#[derive(Debug)]
+pub struct DeadlineStream {
+    stream: TcpStream,
+    deadline: Option<Instant>,
+}
+
+impl DeadlineStream {
+    /// `stream`, whose reads end by `deadline`.
+    pub fn new(stream: TcpStream, deadline: Instant) -> DeadlineStream {
+        DeadlineStream {
+            stream,
+            deadline: Some(deadline),
+        }
+    }
+
+    /// Moves the deadline: reads from now on must be done by `deadline`.
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = Some(deadline);
+    }
+
+    /// From now on, reads wait at most `idle` each (`SO_RCVTIMEO`), with no
+    /// deadline.
+    pub fn clear_deadline(&mut self, idle: Option<Duration>) -> io::Result<()> {
+        self.deadline = None;
+        self.stream.set_read_timeout(idle)
+    }
+
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    pub fn into_inner(self) -> TcpStream {
+        self.stream
+    }
+}
+
+impl Read for DeadlineStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client's time is up",
+                ));
+            }
+            self.stream.set_read_timeout(Some(left))?;
+        }
+        self.stream.read(buf)
+    }
+}
+
+impl Write for DeadlineStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.stream.write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deadline_is_not_restarted_by_each_byte() {
+        let listener = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let trickle = std::thread::spawn(move || {
+            let mut client = TcpStream::connect(addr).unwrap();
+            // A byte every 50 ms for a second: each read is quick, the
+            // whole is not.
+            for _ in 0..20 {
+                if client.write_all(b"x").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let (stream, _) = listener.accept().unwrap();
+        let started = Instant::now();
+        let mut reader = DeadlineStream::new(stream, started + Duration::from_millis(300));
+        let mut buf = [0u8; 1];
+        let err = loop {
+            match reader.read(&mut buf) {
+                Ok(0) => panic!("the client closed first"),
+                Ok(_) => continue,
+                Err(err) => break err,
+            }
+        };
+        assert!(
+            matches!(
+                err.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ),
+            "{err}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            started.elapsed()
+        );
+        drop(reader);
+        trickle.join().unwrap();
+    }
 
     #[test]
     fn slots_are_given_back_when_dropped() {

@@ -3,6 +3,7 @@
 
 use crate::{Service, Shared};
 use common::pmu::{read_request, send_answer};
+use common::server::DeadlineStream;
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -14,14 +15,17 @@ const LINGER: Duration = Duration::from_secs(1);
 /// Answers one connection: reads the command, sends the answer (one
 /// `send()` per message, as the course server: TCP is free to coalesce and
 /// split them, which is what Part 2 is about), closes.
-pub fn serve(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Result<()> {
+pub fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Result<()> {
     let config = &shared.config;
-    stream.set_read_timeout(Some(config.read_timeout))?;
     stream.set_write_timeout(Some(config.write_timeout))?;
-    let Some(request) = read_request(&mut stream)? else {
+    // The whole command within --read-timeout of connecting, however
+    // slowly it trickles in.
+    let mut reader = DeadlineStream::new(stream, Instant::now() + config.read_timeout);
+    let Some(request) = read_request(&mut reader)? else {
         shared.log(format_args!("{peer}: closed without a command"));
         return Ok(());
     };
+    let mut stream = reader.into_inner();
     let answer = send_answer(&mut stream, &request, &shared.pmu)?;
     shared.log(format_args!("{peer}: {answer}"));
     close_gracefully(&mut stream)?;

@@ -17,9 +17,10 @@
 
 use crate::{Service, Shared, WsFrames};
 use common::Command;
+use common::server::DeadlineStream;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::protocol::frame::FrameHeader;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
@@ -34,9 +35,11 @@ const LINGER: Duration = Duration::from_secs(1);
 /// Answers one connection: handshake, command, messages, close handshake.
 pub fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> tungstenite::Result<()> {
     let config = &shared.config;
-    stream.set_read_timeout(Some(config.read_timeout))?;
     stream.set_write_timeout(Some(config.write_timeout))?;
     stream.set_nodelay(true)?;
+    // The handshake and the command within --read-timeout of connecting,
+    // however slowly they trickle in.
+    let stream = DeadlineStream::new(stream, Instant::now() + config.read_timeout);
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(MAX_REQUEST))
         .max_frame_size(Some(MAX_REQUEST));
@@ -58,6 +61,7 @@ pub fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> tungstenit
             }
         }
     };
+    ws.get_mut().clear_deadline(Some(config.read_timeout))?;
     match Command::parse_request(&request) {
         Ok(Command::Short { interval, .. }) => {
             shared.log(format_args!(
@@ -107,7 +111,12 @@ pub fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> tungstenit
     }
     ws.close(None)?;
     let finished = finish(&mut ws);
-    shared.record(Service::WebSocketPmu, peer, &request, ws.get_ref());
+    shared.record(
+        Service::WebSocketPmu,
+        peer,
+        &request,
+        ws.get_ref().get_ref(),
+    );
     finished
 }
 
@@ -122,8 +131,8 @@ fn message(frames: WsFrames, bytes: Bytes) -> tungstenite::Result<Message> {
 /// Reads until the client's close frame (or its time runs out), so that the
 /// close handshake completes and the server closes the TCP connection
 /// first (RFC 6455 §7.1.1).
-fn finish(ws: &mut WebSocket<TcpStream>) -> tungstenite::Result<()> {
-    ws.get_mut().set_read_timeout(Some(LINGER))?;
+fn finish(ws: &mut WebSocket<DeadlineStream>) -> tungstenite::Result<()> {
+    ws.get_mut().clear_deadline(Some(LINGER))?;
     loop {
         match ws.read() {
             Ok(_) => continue,

@@ -464,28 +464,39 @@ fn slow_clients_one_byte_every_100_ms() {
     let _serial = serial();
     let lab = Lab::start(&[]);
     let sampler = Sampler::start(lab.proc.pid());
-    // The PMU takes a command however slowly it comes (11 bytes, 1.1 s).
+    // A command that trickles in within the read time-out (1 s from
+    // connecting) is served; one that trickles for longer is cut off at
+    // that deadline, however close together its bytes come.
     let tcp = lab.tcp;
-    let slow_pmu = std::thread::spawn(move || {
-        let mut s = TcpStream::connect(tcp).unwrap();
-        s.set_nodelay(true).unwrap();
-        for b in b"CMD_short:0" {
-            s.write_all(&[*b]).unwrap();
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
-        answer
-    });
-    // A WebSocket upgrade request dribbled for 30 bytes, then nothing:
-    // the read time-out (1 s) closes it.
+    let trickle_pmu = move |gap: Duration| {
+        std::thread::spawn(move || {
+            let mut s = TcpStream::connect(tcp).unwrap();
+            s.set_nodelay(true).unwrap();
+            for b in b"CMD_short:0" {
+                if s.write_all(&[*b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(gap);
+            }
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut answer = Vec::new();
+            let _ = s.read_to_end(&mut answer);
+            String::from_utf8_lossy(&answer).into_owned()
+        })
+    };
+    let quick_enough = trickle_pmu(Duration::from_millis(50));
+    let too_slow = trickle_pmu(Duration::from_millis(150));
+    // A WebSocket upgrade request dribbled a byte every 100 ms: the read
+    // time-out (1 s from connecting) closes it after about 10 bytes.
     let mut slow_ws = TcpStream::connect(lab.ws).unwrap();
     slow_ws.set_nodelay(true).unwrap();
     let request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n";
     let mut answered = Duration::ZERO;
+    let started = Instant::now();
     for (i, b) in request[..30].iter().enumerate() {
-        slow_ws.write_all(&[*b]).unwrap();
+        if slow_ws.write_all(&[*b]).is_err() {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(100));
         if i % 10 == 5 {
             // Others are served meanwhile.
@@ -496,15 +507,25 @@ fn slow_clients_one_byte_every_100_ms() {
         closed_within(&mut slow_ws, Duration::from_secs(3)),
         "a stalled upgrade request is closed after the read time-out"
     );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(
-        slow_pmu.join().unwrap(),
+        quick_enough.join().unwrap(),
         "This is PMU data 0This is PMU data 1This is PMU data 2"
+    );
+    assert_eq!(
+        too_slow.join().unwrap(),
+        "",
+        "cut off before the command was complete"
     );
     let recovered = lab.assert_recovers("slow clients");
     let peak = sampler.stop();
     lab.assert_under_caps(peak, "slow clients");
     lab.report(
-        "1 byte / 100 ms: a command (served), 30 bytes of a WebSocket upgrade (closed)",
+        "1 byte / 50 ms: a command within the 1 s read time-out (served); 1 byte / 150 ms: a command, and 1 byte / 100 ms: a WebSocket upgrade (both cut off at the 1 s deadline)",
         peak,
         recovered,
         answered,

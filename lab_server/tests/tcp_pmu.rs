@@ -164,3 +164,59 @@ fn connections_over_the_cap_are_closed_and_others_still_served() {
         b"This is PMU data 0"
     );
 }
+
+/// Sends `bytes` one every 200 ms (cycling, at most 50) until the server
+/// closes the connection; returns how long the server kept it.
+fn trickle(mut stream: TcpStream, bytes: &[u8], cycle: bool) -> Duration {
+    let start = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let count = if cycle { 50 } else { bytes.len() };
+    let mut buf = [0u8; 64];
+    for &b in bytes.iter().cycle().take(count) {
+        if stream.write_all(&[b]).is_err() {
+            return start.elapsed();
+        }
+        // Waits 200 ms for the server to close (EOF or reset); data would
+        // be an answer the server must not give.
+        match stream.read(&mut buf) {
+            Ok(0) => return start.elapsed(),
+            Ok(n) => panic!("an answer to a command that never came: {:?}", &buf[..n]),
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return start.elapsed(),
+        }
+    }
+    // Silent from here on: the server's own time-out ends it.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = stream.read(&mut buf);
+    start.elapsed()
+}
+
+#[test]
+fn a_command_trickled_in_byte_by_byte_is_cut_off_at_the_read_timeout() {
+    // Each byte comes well within the time-out; the command as a whole does
+    // not: the time-out is a deadline from connecting, not per read (per
+    // read, the server would hold on until 0.5 s after the last byte, 1.9 s).
+    let lab = start(|c| c.read_timeout = Duration::from_millis(500));
+    let kept = trickle(connect(&lab, false), b"CMD_sho", false);
+    assert!(kept < Duration::from_millis(1200), "kept {kept:?}");
+}
+
+#[test]
+fn a_websocket_handshake_trickled_in_is_cut_off_at_the_read_timeout() {
+    let lab = start(|c| {
+        c.ws_port = Some(0);
+        c.read_timeout = Duration::from_millis(500);
+    });
+    let stream = TcpStream::connect(lab.ws_addrs()[0]).unwrap();
+    // Header lines for ever, never the blank line that ends the request.
+    let kept = trickle(stream, b"GET / HTTP/1.1\r\nX: y\r\n", true);
+    assert!(kept < Duration::from_millis(1200), "kept {kept:?}");
+}
