@@ -29,6 +29,9 @@ help:
 	@echo "make key csr CAMIPRO1=…  Part 6 RSA-2048 key and CSR in certs/ (certs/openssl.cnf)"
 	@echo "make test-ca test-cert CAMIPRO1=…  a local CA, and the CSR signed by it"
 	@echo "make part6 CERT=… KEY=…  Part 6 TLS PMU server on port 5003"
+	@echo "make submission CAMIPRO1=… CAMIPRO2=…  Lab3_<C1>_<C2>/ and .zip, the executables under the course's names"
+	@echo "make grade [BIN_DIR=…]  lab_grader: every part against lab_server on loopback, a table and a score"
+	@echo "make report            the lab's experiments on loopback; the measured answers in REPORT.md"
 	@echo "make bench             benchmarks, side by side with socat"
 	@echo "make fuzz              every fuzz target for FUZZ_SECONDS (60) each (nightly; installs cargo-fuzz)"
 
@@ -130,6 +133,23 @@ part6: build
 	@if [ ! -f "$(CERT)" ] || [ ! -f "$(KEY)" ]; then \
 	    echo "make part6: give the certificate and key: make part6 CERT=certs/123456.crt KEY=certs/123456.key" >&2; exit 2; fi
 	$(BIN)/part6_pmu $(CERT) $(KEY)
+
+# The course's workflow: hand in, grade, answer. lab_grader grades the
+# built executables (BIN_DIR, default $(BIN)) or a submission folder
+# (make grade BIN_DIR=Lab3_123456_654321), on loopback only.
+.PHONY: submission grade report
+BIN_DIR ?= $(BIN)
+
+submission:
+	@bash scripts/submission.sh --check '$(CAMIPRO1)' '$(CAMIPRO2)'
+	$(CARGO) build --release --workspace --bins
+	bash scripts/submission.sh --bin-dir $(BIN) --certs $(CERTS) --out . '$(CAMIPRO1)' '$(CAMIPRO2)'
+
+grade: build
+	$(BIN)/lab_grader --bin-dir $(BIN_DIR)
+
+report: build
+	$(BIN)/lab_grader report --bin-dir $(BIN) --out REPORT.md
 
 bench: build
 	$(PYTHON) bench/bench.py --bin-dir $(BIN)
