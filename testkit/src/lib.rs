@@ -46,6 +46,15 @@ pub fn any_local_v6() -> SocketAddr {
     ([0, 0, 0, 0, 0, 0, 0, 1], 0).into()
 }
 
+/// A TCP port of 127.0.0.1 that nobody listens on (bound, read back and
+/// let go), for a test of a refused connection; use it at once.
+pub fn unused_port() -> u16 {
+    std::net::TcpListener::bind(any_local_v4())
+        .and_then(|listener| listener.local_addr())
+        .expect("binding 127.0.0.1:0")
+        .port()
+}
+
 /// A child that is killed and reaped when dropped.
 #[derive(Debug)]
 pub struct Guard(pub Child);
@@ -95,6 +104,25 @@ impl Output {
         assert_eq!(stderr.lines().count(), 1, "one error line: {self:#?}");
         assert!(stderr.starts_with(&format!("{name}: error: ")), "{self:#?}");
         assert!(stderr.contains(needle), "{needle:?} in {self:#?}");
+        self
+    }
+
+    /// Fails the test unless stdout is `bytes` and then one newline (what a
+    /// printer adds to a text that does not end with one); large outputs
+    /// are not shown.
+    #[track_caller]
+    pub fn expect_stdout_and_newline(&self, bytes: &[u8]) -> &Output {
+        assert_eq!(
+            self.stdout.len(),
+            bytes.len() + 1,
+            "stdout's length; stderr: {}",
+            self.stderr
+        );
+        assert!(
+            self.stdout[..bytes.len()] == bytes[..],
+            "stdout's bytes differ"
+        );
+        assert_eq!(self.stdout.last(), Some(&b'\n'));
         self
     }
 }
