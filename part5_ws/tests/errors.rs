@@ -16,17 +16,9 @@ fn assert_one_line_error(stderr: &str, needle: &str) {
     assert!(stderr.contains(needle), "{needle:?} in {stderr}");
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn a_refused_connection_exits_1() {
-    let url = format!("ws://localhost:{}", free_port());
+    let url = format!("ws://localhost:{}", testkit::unused_port());
     let run = ws(&["--url", &url, "CMD_short:0"], LIMIT);
     assert_eq!(run.status.code(), Some(1));
     assert_one_line_error(&run.stderr, "Connection refused");

@@ -66,12 +66,7 @@ fn a_100_mib_floodme_from_python() {
     assert!(run.status.success(), "{}", run.stderr);
     // The pattern ends with a newline every 65 bytes; 100 MiB is not a
     // multiple of 65, so one newline is added.
-    assert_eq!(run.stdout.len(), len + 1);
-    assert!(
-        run.stdout[..len] == python_flood(len)[..],
-        "the flood's bytes differ"
-    );
-    assert_eq!(run.stdout.last(), Some(&b'\n'));
+    run.expect_stdout_and_newline(&python_flood(len));
 }
 
 #[test]
