@@ -22,13 +22,8 @@ fn a_100_mib_flood_arrives_byte_for_byte_over_tls_1_2_and_1_3() {
             &server,
             &["--tls-version", version, "--stats", "CMD_floodme"],
         );
-        assert!(run.status.success(), "{}", run.stderr);
-        assert_eq!(run.stdout.len(), flood.len() + 1, "TLS {version}");
-        assert!(
-            run.stdout[..flood.len()] == flood[..],
-            "the flood's bytes differ"
-        );
-        assert_eq!(run.stdout.last(), Some(&b'\n'));
+        assert!(run.status.success(), "TLS {version}: {}", run.stderr);
+        run.expect_stdout_and_newline(&flood);
         assert!(
             run.stderr
                 .contains(&format!("{} bytes, 1 message(s)", flood.len())),

@@ -196,12 +196,7 @@ fn usage_errors_exit_2() {
 fn a_missing_server_is_one_line_and_exit_1() {
     let dir = TestDir::new("refused");
     let ca = dir.ca("ca");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port = testkit::unused_port().to_string();
     let run = part6(&[
         "client",
         "--ca",
