@@ -116,12 +116,7 @@ fn ipv4_and_ipv6() {
 #[test]
 fn a_server_that_is_not_running_is_a_clear_error() {
     let pki = Pki::new("client-refused");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port = testkit::unused_port().to_string();
     let mut args = client_args(&pki.server_ca.cert, &pki.alice, "127.0.0.1", &port);
     args.push("date");
     testkit::run(util::BIN, &args)
