@@ -23,12 +23,7 @@ fn a_100_mib_flood_arrives_byte_for_byte() {
     );
     assert!(run.status.success(), "{}", run.stderr);
     let flood = lab.flood();
-    assert_eq!(run.stdout.len(), flood.len() + 1);
-    assert!(
-        run.stdout[..flood.len()] == flood[..],
-        "the flood's bytes differ"
-    );
-    assert_eq!(run.stdout.last(), Some(&b'\n'));
+    run.expect_stdout_and_newline(&flood);
     assert!(
         run.stderr.contains(&format!("{} bytes", flood.len())),
         "{}",
