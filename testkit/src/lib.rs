@@ -375,6 +375,24 @@ impl Proc {
     }
 }
 
+/// Fails the test unless `arrivals` ([`Proc::timed_lines`]) are the lines
+/// of `expected`, in order, line `i` before `i × interval + slack`: each
+/// line shows when its message is sent, not one interval later.
+#[track_caller]
+pub fn expect_paced(
+    arrivals: &[(String, Duration)],
+    expected: &str,
+    interval: Duration,
+    slack: Duration,
+) {
+    assert_eq!(arrivals.len(), expected.lines().count(), "{arrivals:?}");
+    for (i, ((line, at), want)) in arrivals.iter().zip(expected.lines()).enumerate() {
+        assert_eq!(line, want);
+        let sent = interval * i as u32;
+        assert!(*at < sent + slack, "line {i} at {at:?}");
+    }
+}
+
 /// Reads `text()` every 10 ms until it contains `needle`, and returns it;
 /// fails the test, showing the text, if it does not within `limit`. For a
 /// log that something else writes (a file, [`Proc::stderr_log`]).
