@@ -120,15 +120,12 @@ fn with_cmd_short_1_each_line_shows_when_its_message_arrives() {
     let start = Instant::now();
     let client = testkit::spawn(BIN, &["--url", &url, "CMD_short:1"]);
     let arrivals = client.timed_lines(start);
-    assert_eq!(arrivals.len(), 3, "{arrivals:?}");
-    for (i, (line, at)) in arrivals.iter().enumerate() {
-        assert_eq!(line, &format!("This is PMU data {i}"));
-        let sent = Duration::from_secs(i as u64);
-        assert!(
-            *at < sent + Duration::from_millis(700),
-            "line {i} at {at:?}"
-        );
-    }
+    testkit::expect_paced(
+        &arrivals,
+        &pmu_lines(0, 3),
+        Duration::from_secs(1),
+        Duration::from_millis(700),
+    );
     assert!(client.finish().status.success());
 }
 
