@@ -14,7 +14,11 @@ use testkit::limits::{self, Sampler, Usage};
 use util::{Pki, Raw, Server};
 
 const CAP: usize = 64;
-const SLACK: usize = 4;
+/// Threads and descriptors beyond the idle count and the cap: a connection
+/// over the cap for the moment it takes to close it, and a connection's
+/// thread after it has given its place back, until it has exited (under a
+/// loaded 2-core CI run, seen at cap + 6 threads).
+const SLACK: usize = 8;
 const PROMPT: Duration = Duration::from_secs(1);
 
 static SERIAL: Mutex<()> = Mutex::new(());
