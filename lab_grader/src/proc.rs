@@ -4,6 +4,9 @@
 //! stdout is read as it comes, with the time of each read, so that a case
 //! can tell *when* a line appeared and compare a 100 MiB flood without
 //! holding it.
+//!
+//! Not `testkit`'s runner: that one fails the test (panics) when a child
+//! misbehaves, where the grader needs a verdict and the time of each read.
 
 use std::io::{Read, Write};
 use std::path::Path;
