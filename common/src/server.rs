@@ -33,6 +33,30 @@ pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// Listeners on every address of `listen`, or, when it is empty, on
+/// `0.0.0.0:default_port` and `[::]:default_port`, where a host without
+/// IPv6 keeps the IPv4 listener and `no_ipv6` is told why. An error names
+/// the address that could not be bound, for the caller's hint.
+pub fn bind_listeners(
+    listen: &[SocketAddr],
+    default_port: u16,
+    no_ipv6: impl FnOnce(&io::Error),
+) -> Result<Vec<TcpListener>, (SocketAddr, io::Error)> {
+    let bind = |addr: SocketAddr| bind_listener(addr).map_err(|err| (addr, err));
+    if !listen.is_empty() {
+        return listen.iter().map(|addr| bind(*addr)).collect();
+    }
+    let v4 = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, default_port));
+    let v6 = SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, default_port));
+    let mut listeners = vec![bind(v4)?];
+    match bind_listener(v6) {
+        Ok(listener) => listeners.push(listener),
+        Err(err) if err.kind() == io::ErrorKind::AddrInUse => return Err((v6, err)),
+        Err(err) => no_ipv6(&err),
+    }
+    Ok(listeners)
+}
+
 /// How many connections are being served, under a maximum.
 #[derive(Debug, Clone)]
 pub struct ConnectionLimit {

@@ -7,7 +7,7 @@ use common::pmu::{self, PmuSettings};
 use common::server::{ConnectionLimit, Event};
 use rustls::{ServerConfig, ServerConnection};
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -173,21 +173,10 @@ fn certificate_notes(leaf: &tls_common::CertInfo) -> Vec<String> {
 /// Binds every `--listen` address; with none, `0.0.0.0:5003` and
 /// `[::]:5003`, where a host without IPv6 keeps the IPv4 listener.
 fn bind(listen: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
-    if !listen.is_empty() {
-        return listen
-            .iter()
-            .map(|addr| common::server::bind_listener(*addr).map_err(|err| bind_error(*addr, err)))
-            .collect();
-    }
-    let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, DEFAULT_PORT));
-    let v6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, DEFAULT_PORT));
-    let mut listeners = vec![common::server::bind_listener(v4).map_err(|err| bind_error(v4, err))?];
-    match common::server::bind_listener(v6) {
-        Ok(listener) => listeners.push(listener),
-        Err(err) if err.kind() == io::ErrorKind::AddrInUse => return Err(bind_error(v6, err)),
-        Err(err) => say(format_args!("no IPv6 listener ({err}); serving IPv4 only")),
-    }
-    Ok(listeners)
+    common::server::bind_listeners(listen, DEFAULT_PORT, |err| {
+        say(format_args!("no IPv6 listener ({err}); serving IPv4 only"))
+    })
+    .map_err(|(addr, err)| bind_error(addr, err))
 }
 
 fn bind_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {

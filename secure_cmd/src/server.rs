@@ -10,7 +10,7 @@ use common::server::{ConnectionLimit, Event};
 use rustls::{ServerConfig, ServerConnection};
 use std::collections::BTreeSet;
 use std::io::{self, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -169,21 +169,10 @@ fn join(set: &BTreeSet<String>) -> String {
 /// Binds every `--listen` address; with none, `0.0.0.0:15001` and
 /// `[::]:15001`, where a host without IPv6 keeps the IPv4 listener.
 fn bind(listen: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
-    if !listen.is_empty() {
-        return listen
-            .iter()
-            .map(|addr| common::server::bind_listener(*addr).map_err(|err| bind_error(*addr, err)))
-            .collect();
-    }
-    let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, protocol::DEFAULT_PORT));
-    let v6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, protocol::DEFAULT_PORT));
-    let mut listeners = vec![common::server::bind_listener(v4).map_err(|err| bind_error(v4, err))?];
-    match common::server::bind_listener(v6) {
-        Ok(listener) => listeners.push(listener),
-        Err(err) if err.kind() == io::ErrorKind::AddrInUse => return Err(bind_error(v6, err)),
-        Err(err) => say(format_args!("no IPv6 listener ({err}); serving IPv4 only")),
-    }
-    Ok(listeners)
+    common::server::bind_listeners(listen, protocol::DEFAULT_PORT, |err| {
+        say(format_args!("no IPv6 listener ({err}); serving IPv4 only"))
+    })
+    .map_err(|(addr, err)| bind_error(addr, err))
 }
 
 fn bind_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {
