@@ -9,12 +9,12 @@
 mod util;
 
 use cbc_msg::Keys;
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use testkit::limits::{self, Sampler, Usage};
+use testkit::hostile::{Caps, closed_within, reset_close, serial, silent_connections};
+use testkit::limits::{self, Sampler};
 use util::Scratch;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cbc_msg");
@@ -24,21 +24,13 @@ const CAP: usize = 64;
 const SLACK: usize = 8;
 const PROMPT: Duration = Duration::from_secs(1);
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 struct Cbc {
     _dir: Scratch,
     key: PathBuf,
     keys: Keys,
     proc: testkit::Proc,
     addr: SocketAddr,
-    idle: Usage,
+    caps: Caps,
 }
 
 impl Cbc {
@@ -61,22 +53,20 @@ impl Cbc {
             ],
         );
         let addr = proc.listening_addr();
+        let caps = Caps::new(proc.pid(), CAP, SLACK)
+            .reported_as("cbc_msg server", "normal client printed");
         let mut cbc = Cbc {
             _dir: dir,
             key,
             keys,
             proc,
             addr,
-            idle: Usage::default(),
+            caps,
         };
         cbc.answers("at start");
         std::thread::sleep(Duration::from_millis(200));
-        cbc.idle = cbc.usage();
+        cbc.caps.settle();
         cbc
-    }
-
-    fn usage(&self) -> Usage {
-        limits::usage(self.proc.pid())
     }
 
     /// The real client's message is printed by the server within a second
@@ -109,64 +99,6 @@ impl Cbc {
             }
         }
     }
-
-    fn assert_under_cap(&self, peak: Usage, what: &str) {
-        let bound = |idle: usize| idle + CAP + SLACK;
-        assert!(
-            peak.threads <= bound(self.idle.threads) && peak.fds <= bound(self.idle.fds),
-            "{what}: peak {peak:?} over the cap (idle {:?}, cap {CAP})",
-            self.idle
-        );
-    }
-
-    fn assert_recovers(&self, what: &str) -> Duration {
-        let start = Instant::now();
-        let back = limits::eventually(Duration::from_secs(5), || {
-            let now = self.usage();
-            now.threads <= self.idle.threads && now.fds <= self.idle.fds
-        });
-        assert!(
-            back,
-            "{what}: not back to idle {:?} after 5 s: {:?}",
-            self.idle,
-            self.usage()
-        );
-        start.elapsed()
-    }
-
-    fn report(&self, attack: &str, peak: Usage, recovered: Duration, answered: Duration) {
-        eprintln!(
-            "HARDENING cbc_msg server | {attack} | idle {} threads {} fds {} KiB | peak {} \
-             threads {} fds {} KiB | back to idle in {recovered:.2?} | normal client printed in \
-             {answered:.2?}",
-            self.idle.threads,
-            self.idle.fds,
-            self.idle.rss_kib,
-            peak.threads,
-            peak.fds,
-            peak.rss_kib,
-        );
-    }
-}
-
-fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    let mut buf = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        stream.set_read_timeout(Some(left)).unwrap();
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return false;
-            }
-            Err(_) => return true,
-        }
-    }
 }
 
 #[test]
@@ -174,26 +106,25 @@ fn a_thousand_silent_connections() {
     let _serial = serial();
     assert!(limits::raise_fd_limit(4096) >= 1100, "RLIMIT_NOFILE");
     let cbc = Cbc::start();
-    let sampler = Sampler::start(cbc.proc.pid());
-    let silent: Vec<TcpStream> = (0..1000)
-        .map(|_| TcpStream::connect(cbc.addr).unwrap())
-        .collect();
+    let sampler = Sampler::start(cbc.caps.pid);
+    let silent = silent_connections(cbc.addr, 1000);
     // The idle time-out (1 s) frees the served ones; the attacker still
     // holds its sockets.
     std::thread::sleep(Duration::from_millis(1500));
     let answered = cbc.answers("with 1000 silent sockets open");
     drop(silent);
-    let recovered = cbc.assert_recovers("1000 silent connections");
+    let recovered = cbc.caps.assert_recovers("1000 silent connections");
     let peak = sampler.stop();
-    cbc.assert_under_cap(peak, "1000 silent connections");
-    cbc.report("1000 silent connections", peak, recovered, answered);
+    cbc.caps.assert_under(peak, "1000 silent connections");
+    cbc.caps
+        .report("1000 silent connections", peak, recovered, answered);
 }
 
 #[test]
 fn half_closed_connections_and_resets_mid_frame() {
     let _serial = serial();
     let cbc = Cbc::start();
-    let sampler = Sampler::start(cbc.proc.pid());
+    let sampler = Sampler::start(cbc.caps.pid);
     let frame = cbc_msg::seal(&cbc.keys, b"cut short").unwrap();
     // Half a frame, then FIN: "truncated frame", that connection only.
     for _ in 0..50 {
@@ -206,15 +137,13 @@ fn half_closed_connections_and_resets_mid_frame() {
     for _ in 0..200 {
         let mut s = TcpStream::connect(cbc.addr).unwrap();
         s.write_all(&frame[..frame.len() / 2]).unwrap();
-        socket2::SockRef::from(&s)
-            .set_linger(Some(Duration::ZERO))
-            .unwrap();
+        reset_close(s);
     }
-    let recovered = cbc.assert_recovers("half-closed and reset");
+    let recovered = cbc.caps.assert_recovers("half-closed and reset");
     let answered = cbc.answers("after 250 cut frames");
     let peak = sampler.stop();
-    cbc.assert_under_cap(peak, "half-closed and reset");
-    cbc.report(
+    cbc.caps.assert_under(peak, "half-closed and reset");
+    cbc.caps.report(
         "50 half frames + FIN, 200 half frames + RST",
         peak,
         recovered,
@@ -226,7 +155,7 @@ fn half_closed_connections_and_resets_mid_frame() {
 fn a_hundred_megabytes_of_forged_frames() {
     let _serial = serial();
     let cbc = Cbc::start();
-    let sampler = Sampler::start(cbc.proc.pid());
+    let sampler = Sampler::start(cbc.caps.pid);
     // 100 frames of the largest legal length (1 MiB) with a wrong tag: the
     // server reads all 100 MiB, rejects each without decrypting, prints
     // no plaintext, and stays in step with the frame boundaries.
@@ -268,16 +197,16 @@ fn a_hundred_megabytes_of_forged_frames() {
         }
     }
     assert!(closed_within(&mut garbage, Duration::from_secs(3)));
-    let recovered = cbc.assert_recovers("forged frames and garbage");
+    let recovered = cbc.caps.assert_recovers("forged frames and garbage");
     let answered = cbc.answers("after 100 MiB of forged frames and garbage");
     let peak = sampler.stop();
-    cbc.assert_under_cap(peak, "forged frames");
+    cbc.caps.assert_under(peak, "forged frames");
     assert!(
-        peak.rss_kib < cbc.idle.rss_kib + 8 * 1024,
+        peak.rss_kib < cbc.caps.idle.rss_kib + 8 * 1024,
         "one 1 MiB body at a time: {peak:?} vs {:?}",
-        cbc.idle
+        cbc.caps.idle
     );
-    cbc.report(
+    cbc.caps.report(
         &format!(
             "100 forged 1 MiB frames on one connection (all read and rejected in {took:.2?}), \
              then 100 MB of 0xa5 (refused after the length prefix; {} KiB taken)",
@@ -293,7 +222,7 @@ fn a_hundred_megabytes_of_forged_frames() {
 fn a_slow_client_one_byte_every_100_ms() {
     let _serial = serial();
     let cbc = Cbc::start();
-    let sampler = Sampler::start(cbc.proc.pid());
+    let sampler = Sampler::start(cbc.caps.pid);
     let text = "slowly but surely";
     let frame = cbc_msg::seal(&cbc.keys, text.as_bytes()).unwrap();
     // A 68-byte frame at 1 byte / 100 ms, beside normal clients: the
@@ -318,10 +247,10 @@ fn a_slow_client_one_byte_every_100_ms() {
         "{:?}",
         started.elapsed()
     );
-    let recovered = cbc.assert_recovers("slow client");
+    let recovered = cbc.caps.assert_recovers("slow client");
     let peak = sampler.stop();
-    cbc.assert_under_cap(peak, "slow client");
-    cbc.report(
+    cbc.caps.assert_under(peak, "slow client");
+    cbc.caps.report(
         "a frame at 1 byte / 100 ms (cut off by the frame's 1 s deadline)",
         peak,
         recovered,

@@ -13,11 +13,11 @@ use common::frame::Frame;
 use common::multicast::{self, Interface};
 use common::reset::Offset;
 use rand::Rng;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream, UdpSocket};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use testkit::limits::{self, Sampler, Usage};
+use testkit::hostile::{Caps, closed_within, reset_close, serial, silent_connections};
+use testkit::limits::{self, Sampler};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lab_server");
 
@@ -39,19 +39,19 @@ const PROMPT: Duration = Duration::from_secs(1);
 /// that meets a full receive queue is dropped).
 const RETRY: Duration = Duration::from_millis(200);
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
 const LOOPBACK: Interface = Interface::V4(Ipv4Addr::LOCALHOST);
 
 /// A running `lab_server` with every service on a free port of 127.0.0.1.
 struct Lab {
-    proc: testkit::Proc,
+    /// Kept running until the test ends.
+    _proc: testkit::Proc,
     tcp: SocketAddr,
     udp: SocketAddr,
     ws: SocketAddr,
     tv: SocketAddr,
-    /// What it uses when idle.
-    idle: Usage,
+    /// What it uses when idle, and its caps: one thread and one
+    /// descriptor per served connection of each TCP service at most.
+    caps: Caps,
 }
 
 fn first_addr(line: &str, after: &str) -> SocketAddr {
@@ -100,50 +100,24 @@ impl Lab {
         );
         let tv = first_addr(&proc.wait_for_stderr("TV channel on "), "TV channel on ");
         proc.wait_for_stderr("floodme text ready");
+        let caps = Caps {
+            cap: format!("cap {CAP} per service"),
+            ..Caps::new(proc.pid(), 2 * CAP, SLACK)
+                .reported_as("lab_server", "normal clients answered")
+        };
         let mut lab = Lab {
-            proc,
+            _proc: proc,
             tcp,
             udp,
             ws,
             tv,
-            idle: Usage::default(),
+            caps,
         };
         lab.all_services_answer("at start");
         // Idle again: the probes' threads have ended.
         std::thread::sleep(Duration::from_millis(200));
-        lab.idle = lab.usage();
+        lab.caps.settle();
         lab
-    }
-
-    fn usage(&self) -> Usage {
-        limits::usage(self.proc.pid())
-    }
-
-    /// Fails unless the peaks are within the caps: one thread and one
-    /// descriptor per served connection of each TCP service at most.
-    fn assert_under_caps(&self, peak: Usage, what: &str) {
-        let bound = |idle: usize| idle + 2 * CAP + SLACK;
-        assert!(
-            peak.threads <= bound(self.idle.threads) && peak.fds <= bound(self.idle.fds),
-            "{what}: peak {peak:?} over the caps (idle {:?}, cap {CAP} per service)",
-            self.idle
-        );
-    }
-
-    /// Waits until threads and descriptors are back to their idle counts.
-    fn assert_recovers(&self, what: &str) -> Duration {
-        let start = Instant::now();
-        let back = limits::eventually(Duration::from_secs(5), || {
-            let now = self.usage();
-            now.threads <= self.idle.threads && now.fds <= self.idle.fds
-        });
-        assert!(
-            back,
-            "{what}: not back to idle {:?} after 5 s: {:?}",
-            self.idle,
-            self.usage()
-        );
-        start.elapsed()
     }
 
     /// A normal client of every service is answered right, each within
@@ -160,27 +134,6 @@ impl Lab {
         }
         times.iter().map(|(_, t)| *t).max().unwrap()
     }
-
-    /// Prints the numbers of one attack for docs/HARDENING.md.
-    fn report(&self, attack: &str, peak: Usage, recovered: Duration, answered: Duration) {
-        eprintln!(
-            "HARDENING lab_server | {attack} | idle {} threads {} fds {} KiB | peak {} threads \
-             {} fds {} KiB | back to idle in {recovered:.2?} | normal clients answered in \
-             {answered:.2?}",
-            self.idle.threads,
-            self.idle.fds,
-            self.idle.rss_kib,
-            peak.threads,
-            peak.fds,
-            peak.rss_kib,
-        );
-    }
-}
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// `CMD_short:0` over TCP: the three messages, then the close.
@@ -289,49 +242,15 @@ fn tv_answers(group: SocketAddr) -> Duration {
     }
 }
 
-/// Closes with a reset instead of a FIN (`SO_LINGER` 0).
-fn reset_close(stream: TcpStream) {
-    socket2::SockRef::from(&stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(stream);
-}
-
-/// Whether the server closes `stream` (EOF or reset) within `limit`,
-/// discarding what it sends.
-fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    let mut buf = [0u8; 65536];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        stream.set_read_timeout(Some(left)).unwrap();
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return false;
-            }
-            Err(_) => return true,
-        }
-    }
-}
-
 #[test]
 fn a_thousand_silent_connections_per_tcp_service() {
     let _serial = serial();
     // 2000 sockets of our own, beyond CI's usual 1024.
     assert!(limits::raise_fd_limit(4096) >= 2100, "RLIMIT_NOFILE");
     let lab = Lab::start(&[]);
-    let sampler = Sampler::start(lab.proc.pid());
-    let mut silent = Vec::new();
-    for addr in [lab.tcp, lab.ws] {
-        for _ in 0..1000 {
-            silent.push(TcpStream::connect(addr).unwrap());
-        }
-    }
+    let sampler = Sampler::start(lab.caps.pid);
+    let mut silent = silent_connections(lab.tcp, 1000);
+    silent.extend(silent_connections(lab.ws, 1000));
     std::thread::sleep(Duration::from_millis(300));
     // Meanwhile a newcomer is over the cap: closed at once, not left hanging.
     let mut late = TcpStream::connect(lab.tcp).unwrap();
@@ -344,10 +263,10 @@ fn a_thousand_silent_connections_per_tcp_service() {
     std::thread::sleep(Duration::from_millis(1200));
     let answered = lab.all_services_answer("with 2000 silent sockets open");
     drop(silent);
-    let recovered = lab.assert_recovers("1000 silent connections");
+    let recovered = lab.caps.assert_recovers("1000 silent connections");
     let peak = sampler.stop();
-    lab.assert_under_caps(peak, "1000 silent connections");
-    lab.report(
+    lab.caps.assert_under(peak, "1000 silent connections");
+    lab.caps.report(
         "1000 silent connections to each TCP service",
         peak,
         recovered,
@@ -359,7 +278,7 @@ fn a_thousand_silent_connections_per_tcp_service() {
 fn half_closed_and_stalled_connections() {
     let _serial = serial();
     let lab = Lab::start(&["--flood-bytes", "16MiB"]);
-    let sampler = Sampler::start(lab.proc.pid());
+    let sampler = Sampler::start(lab.caps.pid);
     // Half-closed: a partial command, then FIN; the client keeps reading.
     let mut half: Vec<TcpStream> = (0..50)
         .map(|_| {
@@ -396,16 +315,16 @@ fn half_closed_and_stalled_connections() {
     // Under the cap: others are served meanwhile.
     let answered = lab.all_services_answer("with 30 stalled floods");
     // The write time-out (1 s) ends the stalled sends.
-    let recovered = lab.assert_recovers("stalled floods");
+    let recovered = lab.caps.assert_recovers("stalled floods");
     let peak = sampler.stop();
-    lab.assert_under_caps(peak, "half-closed and stalled");
+    lab.caps.assert_under(peak, "half-closed and stalled");
     assert!(
-        peak.rss_kib < lab.idle.rss_kib + 64 * 1024,
+        peak.rss_kib < lab.caps.idle.rss_kib + 64 * 1024,
         "the flood is shared, not copied per connection: {peak:?} vs {:?}",
-        lab.idle
+        lab.caps.idle
     );
     drop((half, stalled, stalled_ws));
-    lab.report(
+    lab.caps.report(
         "50 half-closed + 30 stalled 16 MiB floods (TCP, WebSocket)",
         peak,
         recovered,
@@ -417,7 +336,7 @@ fn half_closed_and_stalled_connections() {
 fn a_hundred_megabytes_of_garbage() {
     let _serial = serial();
     let lab = Lab::start(&[]);
-    let sampler = Sampler::start(lab.proc.pid());
+    let sampler = Sampler::start(lab.caps.pid);
     let mut sent = Vec::new();
     for addr in [lab.tcp, lab.ws] {
         let mut stream = TcpStream::connect(addr).unwrap();
@@ -440,16 +359,16 @@ fn a_hundred_megabytes_of_garbage() {
         assert!(closed_within(&mut stream, Duration::from_secs(3)));
         sent.push(total);
     }
-    let recovered = lab.assert_recovers("garbage");
+    let recovered = lab.caps.assert_recovers("garbage");
     let answered = lab.all_services_answer("after 100 MB of garbage");
     let peak = sampler.stop();
-    lab.assert_under_caps(peak, "garbage");
+    lab.caps.assert_under(peak, "garbage");
     assert!(
-        peak.rss_kib < lab.idle.rss_kib + 16 * 1024,
+        peak.rss_kib < lab.caps.idle.rss_kib + 16 * 1024,
         "{peak:?} vs {:?}",
-        lab.idle
+        lab.caps.idle
     );
-    lab.report(
+    lab.caps.report(
         &format!(
             "100 MB of random bytes (TCP PMU took {} KiB, WebSocket {} KiB before closing)",
             sent[0] >> 10,
@@ -465,7 +384,7 @@ fn a_hundred_megabytes_of_garbage() {
 fn slow_clients_one_byte_every_100_ms() {
     let _serial = serial();
     let lab = Lab::start(&[]);
-    let sampler = Sampler::start(lab.proc.pid());
+    let sampler = Sampler::start(lab.caps.pid);
     // A command that trickles in within the read time-out (1 s from
     // connecting) is served; one that trickles for longer is cut off at
     // that deadline, however close together its bytes come.
@@ -523,10 +442,10 @@ fn slow_clients_one_byte_every_100_ms() {
         "",
         "cut off before the command was complete"
     );
-    let recovered = lab.assert_recovers("slow clients");
+    let recovered = lab.caps.assert_recovers("slow clients");
     let peak = sampler.stop();
-    lab.assert_under_caps(peak, "slow clients");
-    lab.report(
+    lab.caps.assert_under(peak, "slow clients");
+    lab.caps.report(
         "1 byte / 50 ms: a command within the 1 s read time-out (served); 1 byte / 150 ms: a command, and 1 byte / 100 ms: a WebSocket upgrade (both cut off at the 1 s deadline)",
         peak,
         recovered,
@@ -538,7 +457,7 @@ fn slow_clients_one_byte_every_100_ms() {
 fn resets_in_the_middle_of_requests() {
     let _serial = serial();
     let lab = Lab::start(&[]);
-    let sampler = Sampler::start(lab.proc.pid());
+    let sampler = Sampler::start(lab.caps.pid);
     for i in 0..300 {
         let addr = if i % 2 == 0 { lab.tcp } else { lab.ws };
         let mut s = TcpStream::connect(addr).unwrap();
@@ -552,7 +471,7 @@ fn resets_in_the_middle_of_requests() {
     }
     // A burst of 150 may fill the WebSocket cap for a moment (a newcomer
     // is then closed at once, by design): let the threads end first.
-    lab.assert_recovers("resets in the middle of requests");
+    lab.caps.assert_recovers("resets in the middle of requests");
     // And in the middle of a WebSocket frame, after the handshake.
     for _ in 0..50 {
         let s = TcpStream::connect(lab.ws).unwrap();
@@ -562,11 +481,11 @@ fn resets_in_the_middle_of_requests() {
             .unwrap();
         reset_close(ws.into_inner());
     }
-    let recovered = lab.assert_recovers("resets");
+    let recovered = lab.caps.assert_recovers("resets");
     let answered = lab.all_services_answer("after 350 resets");
     let peak = sampler.stop();
-    lab.assert_under_caps(peak, "resets");
-    lab.report(
+    lab.caps.assert_under(peak, "resets");
+    lab.caps.report(
         "350 resets (RST) in the middle of a command, an upgrade request or a frame",
         peak,
         recovered,
@@ -610,20 +529,20 @@ fn datagram_flood(to: SocketAddr, through_loopback_multicast: bool) -> (usize, D
 fn a_hundred_thousand_datagrams_to_the_reset_service_and_the_tv_channel() {
     let _serial = serial();
     let lab = Lab::start(&[]);
-    let sampler = Sampler::start(lab.proc.pid());
+    let sampler = Sampler::start(lab.caps.pid);
     let (reset_bytes, reset_took) = datagram_flood(lab.udp, false);
     let (tv_bytes, tv_took) = datagram_flood(lab.tv, true);
     let answered = lab.all_services_answer("after 200,000 datagrams");
-    let recovered = lab.assert_recovers("datagrams");
+    let recovered = lab.caps.assert_recovers("datagrams");
     let peak = sampler.stop();
     assert!(
         // The normal clients' own connections aside.
-        peak.threads <= lab.idle.threads + SLACK && peak.fds <= lab.idle.fds + SLACK,
+        peak.threads <= lab.caps.idle.threads + SLACK && peak.fds <= lab.caps.idle.fds + SLACK,
         "UDP costs no thread or descriptor per datagram: {peak:?} vs {:?}",
-        lab.idle
+        lab.caps.idle
     );
-    assert!(peak.rss_kib < lab.idle.rss_kib + 16 * 1024, "{peak:?}");
-    lab.report(
+    assert!(peak.rss_kib < lab.caps.idle.rss_kib + 16 * 1024, "{peak:?}");
+    lab.caps.report(
         &format!(
             "100,000 random datagrams each to UDP reset ({} MiB in {reset_took:.1?}) and the TV \
              channel ({} MiB in {tv_took:.1?})",
@@ -640,7 +559,7 @@ fn a_hundred_thousand_datagrams_to_the_reset_service_and_the_tv_channel() {
 fn oversized_websocket_frames_and_messages() {
     let _serial = serial();
     let lab = Lab::start(&[]);
-    let sampler = Sampler::start(lab.proc.pid());
+    let sampler = Sampler::start(lab.caps.pid);
     let mask = [0u8; 4];
     let header = |len: u64, opcode: u8, fin: bool| -> Vec<u8> {
         let mut h = vec![opcode | if fin { 0x80 } else { 0 }];
@@ -698,15 +617,15 @@ fn oversized_websocket_frames_and_messages() {
             "{what}: the server closes the connection"
         );
     }
-    let recovered = lab.assert_recovers("oversized frames");
+    let recovered = lab.caps.assert_recovers("oversized frames");
     let answered = lab.all_services_answer("after oversized frames");
     let peak = sampler.stop();
     assert!(
-        peak.rss_kib < lab.idle.rss_kib + 8 * 1024,
+        peak.rss_kib < lab.caps.idle.rss_kib + 8 * 1024,
         "nothing is allocated for a claimed length: {peak:?} vs {:?}",
-        lab.idle
+        lab.caps.idle
     );
-    lab.report(
+    lab.caps.report(
         "WebSocket frames claiming 2^63, 2^63-1 and 4 GiB bytes; 5000-byte frame; 6000-byte \
          fragmented message; 1 MiB frame (caps 4096)",
         peak,

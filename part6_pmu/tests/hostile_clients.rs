@@ -9,12 +9,13 @@
 mod util;
 
 use rustls::ClientConnection;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use testkit::limits::{self, Sampler, Usage};
+use testkit::hostile::{Caps, closed_within, reset_close, serial, silent_connections};
+use testkit::limits::{self, Sampler};
 use tls_common::TlsSocket;
 use util::{Ca, Server, TestDir, part6, pmu_lines};
 
@@ -26,21 +27,14 @@ const CAP: usize = 64;
 const SLACK: usize = 8;
 const PROMPT: Duration = Duration::from_secs(1);
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// A server with 3 messages, 1 s time-outs, a 16 MiB flood, quiet.
 struct Pmu {
     _dir: TestDir,
     ca: Ca,
-    server: Server,
+    /// Kept running until the test ends.
+    _server: Server,
     addr: SocketAddr,
-    idle: Usage,
+    caps: Caps,
 }
 
 impl Pmu {
@@ -65,25 +59,19 @@ impl Pmu {
             ],
         );
         let addr = server.addrs[0];
+        let caps = Caps::new(server.child.0.id(), CAP, SLACK)
+            .reported_as("part6_pmu", "normal client answered");
         let mut pmu = Pmu {
             _dir: dir,
             ca,
-            server,
+            _server: server,
             addr,
-            idle: Usage::default(),
+            caps,
         };
         pmu.answers("at start");
         std::thread::sleep(Duration::from_millis(200));
-        pmu.idle = pmu.usage();
+        pmu.caps.settle();
         pmu
-    }
-
-    fn pid(&self) -> u32 {
-        self.server.child.0.id()
-    }
-
-    fn usage(&self) -> Usage {
-        limits::usage(self.pid())
     }
 
     /// `part6_pmu client CMD_short:0` is answered right within a second.
@@ -104,44 +92,6 @@ impl Pmu {
         assert_eq!(run.stdout_text(), pmu_lines(0, 3), "{when}");
         assert!(took < PROMPT, "{when}: answered in {took:?}");
         took
-    }
-
-    fn assert_under_cap(&self, peak: Usage, what: &str) {
-        let bound = |idle: usize| idle + CAP + SLACK;
-        assert!(
-            peak.threads <= bound(self.idle.threads) && peak.fds <= bound(self.idle.fds),
-            "{what}: peak {peak:?} over the cap (idle {:?}, cap {CAP})",
-            self.idle
-        );
-    }
-
-    fn assert_recovers(&self, what: &str) -> Duration {
-        let start = Instant::now();
-        let back = limits::eventually(Duration::from_secs(5), || {
-            let now = self.usage();
-            now.threads <= self.idle.threads && now.fds <= self.idle.fds
-        });
-        assert!(
-            back,
-            "{what}: not back to idle {:?} after 5 s: {:?}",
-            self.idle,
-            self.usage()
-        );
-        start.elapsed()
-    }
-
-    fn report(&self, attack: &str, peak: Usage, recovered: Duration, answered: Duration) {
-        eprintln!(
-            "HARDENING part6_pmu | {attack} | idle {} threads {} fds {} KiB | peak {} threads {} \
-             fds {} KiB | back to idle in {recovered:.2?} | normal client answered in \
-             {answered:.2?}",
-            self.idle.threads,
-            self.idle.fds,
-            self.idle.rss_kib,
-            peak.threads,
-            peak.fds,
-            peak.rss_kib,
-        );
     }
 
     fn client_config(&self) -> Arc<rustls::ClientConfig> {
@@ -171,60 +121,31 @@ impl Pmu {
     }
 }
 
-/// Whether the server closes `stream` (EOF or reset) within `limit`.
-fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    let mut buf = [0u8; 65536];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        stream.set_read_timeout(Some(left)).unwrap();
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return false;
-            }
-            Err(_) => return true,
-        }
-    }
-}
-
-fn reset_close(stream: TcpStream) {
-    socket2::SockRef::from(&stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(stream);
-}
-
 #[test]
 fn a_thousand_silent_connections() {
     let _serial = serial();
     assert!(limits::raise_fd_limit(4096) >= 1100, "RLIMIT_NOFILE");
     let pmu = Pmu::start();
-    let sampler = Sampler::start(pmu.pid());
-    let silent: Vec<TcpStream> = (0..1000)
-        .map(|_| TcpStream::connect(pmu.addr).unwrap())
-        .collect();
+    let sampler = Sampler::start(pmu.caps.pid);
+    let silent = silent_connections(pmu.addr, 1000);
     std::thread::sleep(Duration::from_millis(300));
     // The handshake time-out (1 s) frees the served ones; the attacker
     // still holds its 1000 sockets.
     std::thread::sleep(Duration::from_millis(1200));
     let answered = pmu.answers("with 1000 silent sockets open");
     drop(silent);
-    let recovered = pmu.assert_recovers("1000 silent connections");
+    let recovered = pmu.caps.assert_recovers("1000 silent connections");
     let peak = sampler.stop();
-    pmu.assert_under_cap(peak, "1000 silent connections");
-    pmu.report("1000 silent connections", peak, recovered, answered);
+    pmu.caps.assert_under(peak, "1000 silent connections");
+    pmu.caps
+        .report("1000 silent connections", peak, recovered, answered);
 }
 
 #[test]
 fn half_open_handshakes_and_stalled_readers() {
     let _serial = serial();
     let pmu = Pmu::start();
-    let sampler = Sampler::start(pmu.pid());
+    let sampler = Sampler::start(pmu.caps.pid);
     let hello = pmu.client_hello();
     // Half a ClientHello, then FIN: the server sees the end in the middle
     // of the handshake.
@@ -261,16 +182,16 @@ fn half_open_handshakes_and_stalled_readers() {
             "the handshake time-out closes a half ClientHello"
         );
     }
-    let recovered = pmu.assert_recovers("half-open and stalled");
+    let recovered = pmu.caps.assert_recovers("half-open and stalled");
     let peak = sampler.stop();
     drop(stalled);
-    pmu.assert_under_cap(peak, "half-open and stalled");
+    pmu.caps.assert_under(peak, "half-open and stalled");
     assert!(
-        peak.rss_kib < pmu.idle.rss_kib + 48 * 1024,
+        peak.rss_kib < pmu.caps.idle.rss_kib + 48 * 1024,
         "the flood is not copied per connection: {peak:?} vs {:?}",
-        pmu.idle
+        pmu.caps.idle
     );
-    pmu.report(
+    pmu.caps.report(
         "50 half ClientHellos + FIN, 20 half ClientHellos left open, 20 stalled 16 MiB floods",
         peak,
         recovered,
@@ -282,7 +203,7 @@ fn half_open_handshakes_and_stalled_readers() {
 fn a_hundred_megabytes_of_garbage() {
     let _serial = serial();
     let pmu = Pmu::start();
-    let sampler = Sampler::start(pmu.pid());
+    let sampler = Sampler::start(pmu.caps.pid);
     let mut stream = TcpStream::connect(pmu.addr).unwrap();
     stream
         .set_write_timeout(Some(Duration::from_secs(5)))
@@ -304,12 +225,12 @@ fn a_hundred_megabytes_of_garbage() {
         }
     }
     assert!(closed_within(&mut stream, Duration::from_secs(3)));
-    let recovered = pmu.assert_recovers("garbage");
+    let recovered = pmu.caps.assert_recovers("garbage");
     let answered = pmu.answers("after 100 MB of garbage");
     let peak = sampler.stop();
-    pmu.assert_under_cap(peak, "garbage");
-    assert!(peak.rss_kib < pmu.idle.rss_kib + 16 * 1024, "{peak:?}");
-    pmu.report(
+    pmu.caps.assert_under(peak, "garbage");
+    assert!(peak.rss_kib < pmu.caps.idle.rss_kib + 16 * 1024, "{peak:?}");
+    pmu.caps.report(
         &format!(
             "100 MB of random bytes (the server took {} KiB, then the alert and close)",
             total >> 10
@@ -324,7 +245,7 @@ fn a_hundred_megabytes_of_garbage() {
 fn a_slow_client_gets_no_more_than_the_handshake_time_out() {
     let _serial = serial();
     let pmu = Pmu::start();
-    let sampler = Sampler::start(pmu.pid());
+    let sampler = Sampler::start(pmu.caps.pid);
     let hello = pmu.client_hello();
     let mut slow = TcpStream::connect(pmu.addr).unwrap();
     slow.set_nodelay(true).unwrap();
@@ -351,10 +272,10 @@ fn a_slow_client_gets_no_more_than_the_handshake_time_out() {
         closed_after < Duration::from_millis(2500),
         "closed after {closed_after:?}"
     );
-    let recovered = pmu.assert_recovers("slow client");
+    let recovered = pmu.caps.assert_recovers("slow client");
     let peak = sampler.stop();
-    pmu.assert_under_cap(peak, "slow client");
-    pmu.report(
+    pmu.caps.assert_under(peak, "slow client");
+    pmu.caps.report(
         &format!(
             "a ClientHello at 1 byte / 100 ms (closed after {closed_after:.2?}, handshake \
              time-out 1 s)"
@@ -369,7 +290,7 @@ fn a_slow_client_gets_no_more_than_the_handshake_time_out() {
 fn resets_in_the_middle_of_the_handshake() {
     let _serial = serial();
     let pmu = Pmu::start();
-    let sampler = Sampler::start(pmu.pid());
+    let sampler = Sampler::start(pmu.caps.pid);
     let hello = pmu.client_hello();
     for i in 0..300 {
         let mut s = TcpStream::connect(pmu.addr).unwrap();
@@ -387,11 +308,11 @@ fn resets_in_the_middle_of_the_handshake() {
         let _ = s.read(&mut flight);
         reset_close(s);
     }
-    let recovered = pmu.assert_recovers("resets");
+    let recovered = pmu.caps.assert_recovers("resets");
     let answered = pmu.answers("after 350 resets");
     let peak = sampler.stop();
-    pmu.assert_under_cap(peak, "resets");
-    pmu.report(
+    pmu.caps.assert_under(peak, "resets");
+    pmu.caps.report(
         "350 resets (SO_LINGER 0) in the middle of the TLS handshake",
         peak,
         recovered,

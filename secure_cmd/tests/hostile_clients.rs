@@ -6,11 +6,11 @@
 
 mod util;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpStream};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use testkit::limits::{self, Sampler, Usage};
+use testkit::hostile::{Caps, closed_within, reset_close, serial, silent_connections};
+use testkit::limits::{self, Sampler};
 use util::{Pki, Raw, Server};
 
 const CAP: usize = 64;
@@ -21,18 +21,10 @@ const CAP: usize = 64;
 const SLACK: usize = 8;
 const PROMPT: Duration = Duration::from_secs(1);
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 struct Secure {
     pki: Pki,
     server: Server,
-    idle: Usage,
+    caps: Caps,
 }
 
 impl Secure {
@@ -51,23 +43,19 @@ impl Secure {
                 "1",
             ],
         );
-        let mut secure = Secure {
-            pki,
-            server,
-            idle: Usage::default(),
+        // Each served connection may run one command (a child, plus a
+        // thread reading its output) besides its own thread.
+        let caps = Caps {
+            threads: 2 * CAP + SLACK,
+            fds: 2 * CAP + SLACK + CAP,
+            ..Caps::new(server.proc.pid(), CAP, SLACK)
+                .reported_as("secure_cmd server", "normal client answered")
         };
+        let mut secure = Secure { pki, server, caps };
         secure.answers("at start");
         std::thread::sleep(Duration::from_millis(200));
-        secure.idle = secure.usage();
+        secure.caps.settle();
         secure
-    }
-
-    fn pid(&self) -> u32 {
-        self.server.proc.pid()
-    }
-
-    fn usage(&self) -> Usage {
-        limits::usage(self.pid())
     }
 
     /// The real client runs `echo hardened` within a second.
@@ -79,46 +67,6 @@ impl Secure {
         assert_eq!(out.stdout_text(), "hardened\n", "{when}");
         assert!(took < PROMPT, "{when}: answered in {took:?}");
         took
-    }
-
-    fn assert_under_cap(&self, peak: Usage, what: &str) {
-        // Each served connection may run one command (a child, plus a
-        // thread reading its output) besides its own thread.
-        let bound = |idle: usize| idle + 2 * CAP + SLACK;
-        assert!(
-            peak.threads <= bound(self.idle.threads) && peak.fds <= bound(self.idle.fds) + CAP,
-            "{what}: peak {peak:?} over the cap (idle {:?}, cap {CAP})",
-            self.idle
-        );
-    }
-
-    fn assert_recovers(&self, what: &str) -> Duration {
-        let start = Instant::now();
-        let back = limits::eventually(Duration::from_secs(5), || {
-            let now = self.usage();
-            now.threads <= self.idle.threads && now.fds <= self.idle.fds
-        });
-        assert!(
-            back,
-            "{what}: not back to idle {:?} after 5 s: {:?}",
-            self.idle,
-            self.usage()
-        );
-        start.elapsed()
-    }
-
-    fn report(&self, attack: &str, peak: Usage, recovered: Duration, answered: Duration) {
-        eprintln!(
-            "HARDENING secure_cmd server | {attack} | idle {} threads {} fds {} KiB | peak {} \
-             threads {} fds {} KiB | back to idle in {recovered:.2?} | normal client answered \
-             in {answered:.2?}",
-            self.idle.threads,
-            self.idle.fds,
-            self.idle.rss_kib,
-            peak.threads,
-            peak.fds,
-            peak.rss_kib,
-        );
     }
 
     /// The start of a real ClientHello (alice's).
@@ -142,50 +90,23 @@ impl Secure {
     }
 }
 
-fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    let mut buf = [0u8; 65536];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        stream.set_read_timeout(Some(left)).unwrap();
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return false;
-            }
-            Err(_) => return true,
-        }
-    }
-}
-
-fn reset_close(stream: TcpStream) {
-    socket2::SockRef::from(&stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(stream);
-}
-
 #[test]
 fn a_thousand_silent_connections() {
     let _serial = serial();
     assert!(limits::raise_fd_limit(4096) >= 1100, "RLIMIT_NOFILE");
     let secure = Secure::start("hostile-silent");
-    let sampler = Sampler::start(secure.pid());
-    let silent: Vec<TcpStream> = (0..1000)
-        .map(|_| TcpStream::connect(secure.server.addrs[0]).unwrap())
-        .collect();
+    let sampler = Sampler::start(secure.caps.pid);
+    let silent = silent_connections(secure.server.addrs[0], 1000);
     // The handshake time-out (1 s) frees the served ones.
     std::thread::sleep(Duration::from_millis(1500));
     let answered = secure.answers("with 1000 silent sockets open");
     drop(silent);
-    let recovered = secure.assert_recovers("1000 silent connections");
+    let recovered = secure.caps.assert_recovers("1000 silent connections");
     let peak = sampler.stop();
-    secure.assert_under_cap(peak, "1000 silent connections");
-    secure.report("1000 silent connections", peak, recovered, answered);
+    secure.caps.assert_under(peak, "1000 silent connections");
+    secure
+        .caps
+        .report("1000 silent connections", peak, recovered, answered);
 }
 
 #[test]
@@ -193,7 +114,7 @@ fn half_open_handshakes_resets_and_a_slow_client() {
     let _serial = serial();
     let secure = Secure::start("hostile-handshakes");
     let addr = secure.server.addrs[0];
-    let sampler = Sampler::start(secure.pid());
+    let sampler = Sampler::start(secure.caps.pid);
     let hello = secure.client_hello();
     for i in 0..300 {
         let mut s = TcpStream::connect(addr).unwrap();
@@ -228,11 +149,11 @@ fn half_open_handshakes_resets_and_a_slow_client() {
         closed_after < Duration::from_millis(2500),
         "{closed_after:?}"
     );
-    let recovered = secure.assert_recovers("handshake attacks");
+    let recovered = secure.caps.assert_recovers("handshake attacks");
     let answered = secure.answers("after handshake attacks");
     let peak = sampler.stop();
-    secure.assert_under_cap(peak, "handshake attacks");
-    secure.report(
+    secure.caps.assert_under(peak, "handshake attacks");
+    secure.caps.report(
         &format!(
             "100 half ClientHellos + FIN, 200 resets mid-handshake, a ClientHello at 1 byte / \
              100 ms (closed after {closed_after:.2?})"
@@ -247,7 +168,7 @@ fn half_open_handshakes_resets_and_a_slow_client() {
 fn a_hundred_megabytes_of_garbage_before_and_after_the_handshake() {
     let _serial = serial();
     let secure = Secure::start("hostile-garbage");
-    let sampler = Sampler::start(secure.pid());
+    let sampler = Sampler::start(secure.caps.pid);
     // Before: not TLS at all.
     let mut stream = TcpStream::connect(secure.server.addrs[0]).unwrap();
     stream
@@ -277,18 +198,18 @@ fn a_hundred_megabytes_of_garbage_before_and_after_the_handshake() {
     }
     let _ = raw.tls.write_all(b"\n");
     let answer = raw.line();
-    let peak_mid = secure.usage();
+    let peak_mid = secure.caps.usage();
     drop(raw);
-    let recovered = secure.assert_recovers("garbage");
+    let recovered = secure.caps.assert_recovers("garbage");
     let answered = secure.answers("after 200 MB of garbage");
     let peak = sampler.stop().max(peak_mid);
-    secure.assert_under_cap(peak, "garbage");
+    secure.caps.assert_under(peak, "garbage");
     assert!(
-        peak.rss_kib < secure.idle.rss_kib + 16 * 1024,
+        peak.rss_kib < secure.caps.idle.rss_kib + 16 * 1024,
         "the line cap bounds memory: {peak:?} vs {:?}",
-        secure.idle
+        secure.caps.idle
     );
-    secure.report(
+    secure.caps.report(
         &format!(
             "100 MB of bytes before TLS ({} KiB taken), 100 MiB line after the handshake ({} MiB \
              sent in {:.2?}; answer {:?})",

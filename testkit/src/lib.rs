@@ -15,9 +15,11 @@
 //!
 //! [`limits`] measures what a process uses (threads, descriptors, memory)
 //! from `/proc`, for the hostile-client and fault tests; [`netns`] runs a
-//! test's server and client on a host without IPv6.
+//! test's server and client on a host without IPv6; [`hostile`] is the
+//! harness of the hostile-client tests (caps, resets, silent connections).
 
 mod cmd;
+pub mod hostile;
 pub mod limits;
 pub mod netns;
 #[cfg(feature = "pki")]
