@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, TcpStream, ToSocketAddrs};
 
 /// An address family, named the way the lab prints it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -102,6 +102,42 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
     Ok(addrs)
 }
 
+/// A TCP connection to the first of `host`'s addresses that accepts within
+/// `timeout` (`localhost`: `::1`, then `127.0.0.1`), and the address it
+/// reached.
+pub fn connect(
+    host: &str,
+    port: u16,
+    timeout: std::time::Duration,
+) -> anyhow::Result<(TcpStream, SocketAddr)> {
+    connect_with(host, port, |addr| {
+        TcpStream::connect_timeout(&addr, timeout)
+    })
+}
+
+/// Like [`connect`], with the connection made by `connect` (Part 2 makes
+/// an `AF_INET6` socket for every address). When no address accepts, the
+/// error lists each with its reason: a refused IPv6 and a timed-out IPv4
+/// tell different stories.
+pub fn connect_with<S>(
+    host: &str,
+    port: u16,
+    mut connect: impl FnMut(SocketAddr) -> io::Result<S>,
+) -> anyhow::Result<(S, SocketAddr)> {
+    let addrs = resolve(host, port)?;
+    let mut failures = Vec::new();
+    for addr in addrs {
+        match connect(addr) {
+            Ok(stream) => return Ok((stream, addr)),
+            Err(err) => failures.push(format!("{addr}: {err}")),
+        }
+    }
+    anyhow::bail!(
+        "connecting to {host} port {port}: {}; is the server running and the port right?",
+        failures.join("; ")
+    )
+}
+
 /// The address an `AF_INET6` socket uses to reach `addr`: itself for IPv6,
 /// the IPv4-mapped `::ffff:a.b.c.d` for IPv4.
 pub fn v6_mapped(addr: SocketAddr) -> SocketAddrV6 {
@@ -156,6 +192,30 @@ mod tests {
         let err = resolve("no-such-host.invalid", 1).unwrap_err().to_string();
         assert!(err.contains("no-such-host.invalid"), "{err}");
         assert!(err.contains("check the name"), "{err}");
+    }
+
+    #[test]
+    fn connect_tries_every_address_and_names_each_failure() {
+        // Nobody listens on a port that was free a moment ago.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = connect("localhost", port, std::time::Duration::from_secs(2))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("[::1]:{port}")), "{err}");
+        assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (_stream, reached) =
+            connect("localhost", port, std::time::Duration::from_secs(2)).unwrap();
+        assert_eq!(
+            reached,
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            "IPv6 refused, IPv4 reached"
+        );
     }
 
     #[test]

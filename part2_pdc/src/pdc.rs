@@ -60,7 +60,10 @@ pub fn run_command(
     command: &Command,
     out: &mut Output,
 ) -> anyhow::Result<Stats> {
-    let mut stream = connect(options)?;
+    // An `AF_INET6` socket for every address, v4-mapped for IPv4.
+    let (mut stream, _) = common::addr::connect_with(&options.host, options.port, |addr| {
+        connect_v6(addr, options.connect_timeout)
+    })?;
     let idle = match command {
         Command::Short { interval, .. } => options.idle_timeout.max(*interval + SHORT_GRACE),
         Command::Floodme => options.idle_timeout,
@@ -110,24 +113,6 @@ pub fn run_command(
         bytes: printer.bytes(),
         messages: printer.messages(),
     })
-}
-
-/// An `AF_INET6` connection to the first address of the host that accepts.
-fn connect(options: &Options) -> anyhow::Result<TcpStream> {
-    let addrs = common::resolve(&options.host, options.port)?;
-    let mut failures = Vec::new();
-    for addr in &addrs {
-        match connect_v6(*addr, options.connect_timeout) {
-            Ok(stream) => return Ok(stream),
-            Err(err) => failures.push(format!("{addr}: {err}")),
-        }
-    }
-    bail!(
-        "connecting to {} port {}: {}; is the server running and the port right?",
-        options.host,
-        options.port,
-        failures.join("; ")
-    )
 }
 
 fn connect_v6(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {

@@ -257,7 +257,7 @@ fn explain(err: WsError, command: &Command, idle: Duration, options: &Options) -
 /// `wss://`) and the WebSocket opening handshake.
 fn open(options: &Options, idle: Duration) -> anyhow::Result<WebSocket<Tracked<Transport>>> {
     let target = &options.target;
-    let tcp = connect(target, options.connect_timeout)?;
+    let (tcp, _) = common::addr::connect(&target.host, target.port, options.connect_timeout)?;
     tcp.set_read_timeout(Some(idle))
         .context("setting SO_RCVTIMEO")?;
     tcp.set_write_timeout(Some(idle))
@@ -305,22 +305,4 @@ fn open(options: &Options, idle: Duration) -> anyhow::Result<WebSocket<Tracked<T
             idle.as_secs_f64()
         ),
     }
-}
-
-/// A TCP connection to the first of the host's addresses that accepts.
-fn connect(target: &Target, timeout: Duration) -> anyhow::Result<TcpStream> {
-    let addrs = common::resolve(&target.host, target.port)?;
-    let mut failures = Vec::new();
-    for addr in &addrs {
-        match TcpStream::connect_timeout(addr, timeout) {
-            Ok(stream) => return Ok(stream),
-            Err(err) => failures.push(format!("{addr}: {err}")),
-        }
-    }
-    bail!(
-        "connecting to {} port {}: {}; is the server running and the port right?",
-        target.host,
-        target.port,
-        failures.join("; ")
-    )
 }

@@ -10,7 +10,6 @@ use rustls::{ClientConfig, ClientConnection};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufWriter, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,7 +108,8 @@ impl Client {
     /// server closes.
     fn run_command(&self, command: &Command, out: &mut BufWriter<File>) -> anyhow::Result<Stats> {
         let options = &self.options;
-        let (sock, addr) = connect(&options.host, options.port, options.connect_timeout)?;
+        let (sock, addr) =
+            common::addr::connect(&options.host, options.port, options.connect_timeout)?;
         let conn = ClientConnection::new(self.config.clone(), self.server_name.clone())
             .context("starting TLS")?;
         let mut tls = TlsSocket::new(conn, sock);
@@ -210,20 +210,4 @@ fn flatten(err: io::Error) -> anyhow::Error {
         Some(tls) => anyhow::anyhow!("{tls}"),
         None => err.into(),
     }
-}
-
-/// A connection to the first address of `host` that accepts.
-fn connect(host: &str, port: u16, timeout: Duration) -> anyhow::Result<(TcpStream, SocketAddr)> {
-    let addrs = common::resolve(host, port)?;
-    let mut failures = Vec::new();
-    for addr in &addrs {
-        match TcpStream::connect_timeout(addr, timeout) {
-            Ok(stream) => return Ok((stream, *addr)),
-            Err(err) => failures.push(format!("{addr}: {err}")),
-        }
-    }
-    bail!(
-        "connecting to {host} port {port}: {}; is the server running and the port right?",
-        failures.join("; ")
-    )
 }

@@ -9,7 +9,6 @@ use rustls::ClientConnection;
 use rustls::pki_types::ServerName;
 use std::fs::File;
 use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,7 +60,7 @@ pub fn run(options: Options) -> anyhow::Result<u8> {
         ));
     }
 
-    let (sock, addr) = connect(&options.host, options.port, options.connect_timeout)?;
+    let (sock, addr) = common::addr::connect(&options.host, options.port, options.connect_timeout)?;
     let peer = format!("{} port {} ({addr})", options.host, options.port);
     // TCP_NODELAY: each request leaves in one write(); Nagle's algorithm
     // would hold one back behind the ACK of the previous bytes, which the
@@ -289,21 +288,4 @@ impl Session {
             None => anyhow::Error::new(err).context(format!("{what} ({peer})")),
         }
     }
-}
-
-/// A connection to the first address of `host` that accepts (`localhost`:
-/// `::1`, then `127.0.0.1`).
-fn connect(host: &str, port: u16, timeout: Duration) -> anyhow::Result<(TcpStream, SocketAddr)> {
-    let addrs = common::resolve(host, port)?;
-    let mut failures = Vec::new();
-    for addr in &addrs {
-        match TcpStream::connect_timeout(addr, timeout) {
-            Ok(stream) => return Ok((stream, *addr)),
-            Err(err) => failures.push(format!("{addr}: {err}")),
-        }
-    }
-    bail!(
-        "connecting to {host} port {port}: {}; is the server running and the port right?",
-        failures.join("; ")
-    )
 }
