@@ -11,18 +11,13 @@ const PORT_RETRIES: usize = 20;
 /// A listening TCP socket on each of `ips`, all on `port` (0: one free port
 /// chosen for all).
 pub fn bind_tcp(ips: &[IpAddr], port: u16) -> io::Result<Vec<TcpListener>> {
-    bind_all(ips, port, |addr| {
-        let socket = new_socket(addr, Type::STREAM, Protocol::TCP)?;
-        socket.bind(&addr.into())?;
-        socket.listen(1024)?;
-        Ok(socket.into())
-    })
+    bind_all(ips, port, common::server::bind_listener)
 }
 
 /// A UDP socket on each of `ips`, all on `port`.
 pub fn bind_udp(ips: &[IpAddr], port: u16) -> io::Result<Vec<UdpSocket>> {
     bind_all(ips, port, |addr| {
-        let socket = new_socket(addr, Type::DGRAM, Protocol::UDP)?;
+        let socket = new_udp_socket(addr)?;
         socket.bind(&addr.into())?;
         Ok(socket.into())
     })
@@ -47,8 +42,10 @@ pub fn reachable(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-fn new_socket(addr: SocketAddr, ty: Type, protocol: Protocol) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(addr), ty, Some(protocol))?;
+/// A UDP socket for `addr` with the options of `common::server::bind_listener`'s
+/// TCP listeners.
+fn new_udp_socket(addr: SocketAddr) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // SO_REUSEADDR: a restarted server binds at once instead of waiting for
     // the previous run's connections to leave TIME_WAIT.
     socket.set_reuse_address(true)?;
