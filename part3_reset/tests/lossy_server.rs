@@ -10,24 +10,29 @@ use util::{check_runs, port_of, reset_server, run_within};
 /// after 0.2 s: some 4 s, rarely more than 10.
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// `--runs 20 --timeout 0.2` against `server`, with `extra` arguments.
+fn twenty_runs(server: &lab_server::LabServer, extra: &[&str]) -> (util::Finished, String) {
+    let port = port_of(server);
+    let mut args = vec![
+        "--host",
+        "localhost",
+        "--port",
+        &port,
+        "--runs",
+        "20",
+        "--timeout",
+        "0.2",
+    ];
+    args.extend_from_slice(extra);
+    let out = run_within(&args, LIMIT);
+    out.expect_code(0);
+    (out, port)
+}
+
 #[test]
 fn ipv4_only_server_answers_over_ipv4() {
     let server = reset_server(UdpFamily::V4, 0.5, OffsetSep::Colon);
-    let port = port_of(&server);
-    let out = run_within(
-        &[
-            "--host",
-            "localhost",
-            "--port",
-            &port,
-            "--runs",
-            "20",
-            "--timeout",
-            "0.2",
-        ],
-        LIMIT,
-    );
-    out.expect_code(0);
+    let (out, port) = twenty_runs(&server, &[]);
     let server_addr = format!("127.0.0.1:{port}").parse().unwrap();
     let attempts = check_runs(&out, 20, 20, "IPv4", server_addr);
     assert!(attempts >= 20);
@@ -36,23 +41,7 @@ fn ipv4_only_server_answers_over_ipv4() {
 #[test]
 fn ipv6_only_server_answers_over_ipv6() {
     let server = reset_server(UdpFamily::V6, 0.5, OffsetSep::Equals);
-    let port = port_of(&server);
-    let out = run_within(
-        &[
-            "--host",
-            "localhost",
-            "--port",
-            &port,
-            "--runs",
-            "20",
-            "--timeout",
-            "0.2",
-            "--reset",
-            "5",
-        ],
-        LIMIT,
-    );
-    out.expect_code(0);
+    let (out, port) = twenty_runs(&server, &["--reset", "5"]);
     let server_addr = format!("[::1]:{port}").parse().unwrap();
     check_runs(&out, 20, 5, "IPv6", server_addr);
 }
