@@ -1,4 +1,4 @@
-//! The conventions every binary of the workspace follows (SPEC.md,
+//! The conventions every binary of the workspace follows (docs/SPEC.md,
 //! "Conventions for every binary"):
 //!
 //! - usage errors exit 2, runtime failures exit 1, success 0;
@@ -143,7 +143,7 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// A clap value parser for durations in seconds, decimals allowed
-/// (`1`, `0.5`), as every binary's time flags take them (SPEC.md,
+/// (`1`, `0.5`), as every binary's time flags take them (docs/SPEC.md,
 /// "Command lines").
 pub fn seconds(text: &str) -> Result<std::time::Duration, String> {
     let value: f64 = text

@@ -42,7 +42,7 @@
 //! reads): TLS hides the payload, but not the addresses, ports, sizes and
 //! timing, nor the certificates of a TLS 1.2 handshake.
 //!
-//! # Choices where SPEC.md is silent
+//! # Choices where docs/SPEC.md is silent
 //! - Default listeners: the wildcard addresses, as the course's prototype
 //!   binds every interface; a host without IPv6 keeps the IPv4 listener
 //!   (with a note); `--listen` replaces both. `serve` takes CERT KEY
