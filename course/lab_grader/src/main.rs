@@ -53,7 +53,7 @@ struct GradeArgs {
     #[arg(long = "case", value_name = "TEXT")]
     cases: Vec<String>,
     /// Time limit of every case, replacing each case's own
-    #[arg(long, value_parser = positive_seconds, value_name = "SECS")]
+    #[arg(long, value_parser = common::cli::positive_seconds, value_name = "SECS")]
     time_limit: Option<Duration>,
     /// Seed of the random cuts of Part 2's streams [default: from the clock]
     #[arg(long, value_name = "N")]
@@ -74,13 +74,6 @@ struct ReportArgs {
     /// Probability that lab_server drops a RESET request, for Part 3
     #[arg(long, default_value_t = 0.3, value_parser = probability, value_name = "P")]
     loss: f64,
-}
-
-fn positive_seconds(text: &str) -> Result<Duration, String> {
-    match common::cli::seconds(text)? {
-        d if d.is_zero() => Err("a time limit must be more than 0 seconds".to_string()),
-        d => Ok(d),
-    }
 }
 
 fn probability(text: &str) -> Result<f64, String> {

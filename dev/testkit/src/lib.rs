@@ -37,7 +37,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, ExitStatus};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -468,60 +468,65 @@ pub fn target_dir() -> PathBuf {
     deps.parent().expect("deps/ has a parent").to_path_buf()
 }
 
-/// The workspace's executables, built once per test binary, and the folder
-/// they are in: `cargo test -p NAME` builds only that package's, and some
-/// tests need another package's (Part 4's receiver and sender, the
-/// grader's parts). Cargo releases its build lock before it runs the
-/// tests, so the nested build only waits for another cargo, never for
-/// itself; under `cargo test --workspace` it finds everything built.
+/// The workspace's executables, all of them, built once per test binary,
+/// and the folder they are in (the grader's tests run every part).
 pub fn workspace_bins() -> PathBuf {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let dir = target_dir();
-    let built = BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let mut args = vec!["build", "--workspace", "--bins", "--quiet"];
-        if dir.ends_with("release") {
-            args.push("--release");
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let mut child = std::process::Command::new(&cargo);
-        child.args(&args).current_dir(root);
-        // Fifteen minutes: a fresh clone builds rustls and friends first.
-        let out = finish(
-            Guard(
-                child
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::piped())
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .map_err(|e| format!("running {cargo}: {e}"))?,
-            ),
-            Instant::now(),
-            Duration::from_secs(900),
-        );
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!("cargo {}: {}", args.join(" "), out.stderr))
-        }
-    });
-    if let Err(why) = built {
-        panic!("building the workspace's binaries: {why}");
-    }
-    dir
+    build_once(&["--workspace"]);
+    target_dir()
 }
 
-/// The path of the workspace's executable `name`, built if need be
-/// ([`workspace_bins`]).
+/// The path of the workspace's executable `name`, built once per test
+/// binary if need be (its package has the same name): Part 4's receiver
+/// tests need the sender, and the other way round.
 pub fn workspace_bin(name: &str) -> &'static str {
-    static PATHS: Mutex<Option<HashMap<String, &'static str>>> = Mutex::new(None);
-    let mut paths = PATHS.lock().unwrap_or_else(PoisonError::into_inner);
-    let paths = paths.get_or_insert_with(HashMap::new);
-    if let Some(path) = paths.get(name) {
-        return path;
+    build_once(&["-p", name]);
+    let path = target_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    Box::leak(path.to_string_lossy().into_owned().into_boxed_str())
+}
+
+/// Runs `cargo build --bins` with `which` once per test binary: `cargo test
+/// -p NAME` builds only that package's executables. Cargo releases its
+/// build lock before it runs the tests, so the nested build only waits for
+/// another cargo, never for itself; under `cargo test --workspace` it finds
+/// everything built.
+fn build_once(which: &[&str]) {
+    static BUILT: Mutex<Option<HashMap<String, Result<(), String>>>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    let result = built
+        .get_or_insert_with(HashMap::new)
+        .entry(which.join(" "))
+        .or_insert_with(|| cargo_build(which));
+    if let Err(why) = result {
+        panic!("building the workspace's binaries: {why}");
     }
-    let path = workspace_bins().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    let path: &'static str = Box::leak(path.to_string_lossy().into_owned().into_boxed_str());
-    paths.insert(name.to_string(), path);
-    path
+}
+
+fn cargo_build(which: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut args = vec!["build", "--bins", "--quiet"];
+    args.extend_from_slice(which);
+    if target_dir().ends_with("release") {
+        args.push("--release");
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut child = std::process::Command::new(&cargo);
+    child.args(&args).current_dir(root);
+    // Fifteen minutes: a fresh clone builds rustls and friends first.
+    let out = finish(
+        Guard(
+            child
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("running {cargo}: {e}"))?,
+        ),
+        Instant::now(),
+        Duration::from_secs(900),
+    );
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo {}: {}", args.join(" "), out.stderr))
+    }
 }

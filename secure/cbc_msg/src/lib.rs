@@ -18,16 +18,8 @@
 #[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {
-        $crate::say_line(format!($($arg)*))
+        common::cli::eprint_line(format_args!($($arg)*))
     };
-}
-
-#[doc(hidden)]
-pub fn say_line(mut line: String) {
-    use std::io::Write;
-    line.push('\n');
-    // Nowhere to report a failed write to stderr.
-    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 pub mod cbc;

@@ -21,8 +21,5 @@ pub mod server;
 /// another thread's line (or another program's, on the same terminal) can
 /// slip.
 pub fn say(line: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let line = format!("secure_cmd: {line}\n");
-    // Nowhere to report a failed write to stderr.
-    let _ = std::io::stderr().write_all(line.as_bytes());
+    common::cli::eprint_line(format_args!("secure_cmd: {line}"));
 }

@@ -112,7 +112,7 @@ struct ServerArgs {
     #[arg(long, value_name = "FILE", default_value = "log/server.log")]
     log: PathBuf,
     /// Seconds a command may run before it is killed
-    #[arg(long, default_value = "10", value_parser = positive_seconds, value_name = "SECS")]
+    #[arg(long, default_value = "10", value_parser = common::cli::positive_seconds, value_name = "SECS")]
     command_timeout: Duration,
     /// Bytes of output a command may write before it is killed (1MiB, 1000)
     #[arg(long, default_value = "1MiB", value_parser = output_cap, value_name = "B")]
@@ -121,10 +121,10 @@ struct ServerArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
     max_connections: u32,
     /// Seconds a client has from connecting to finishing the TLS handshake
-    #[arg(long, default_value = "10", value_parser = positive_seconds, value_name = "SECS")]
+    #[arg(long, default_value = "10", value_parser = common::cli::positive_seconds, value_name = "SECS")]
     handshake_timeout: Duration,
     /// Seconds a connection may wait for its next request
-    #[arg(long, default_value = "300", value_parser = positive_seconds, value_name = "SECS")]
+    #[arg(long, default_value = "300", value_parser = common::cli::positive_seconds, value_name = "SECS")]
     idle_timeout: Duration,
     /// Copy every log line to stderr
     #[arg(short, long)]
@@ -149,10 +149,10 @@ struct ClientArgs {
     #[arg(long, default_value_t = protocol::DEFAULT_PORT, value_parser = clap::value_parser!(u16).range(1..))]
     port: u16,
     /// Seconds to wait for the connection
-    #[arg(long, default_value = "10", value_parser = positive_seconds, value_name = "SECS")]
+    #[arg(long, default_value = "10", value_parser = common::cli::positive_seconds, value_name = "SECS")]
     connect_timeout: Duration,
     /// Seconds without a byte from the server before giving up
-    #[arg(long, default_value = "30", value_parser = positive_seconds, value_name = "SECS")]
+    #[arg(long, default_value = "30", value_parser = common::cli::positive_seconds, value_name = "SECS")]
     timeout: Duration,
     /// A command and its arguments as one argument ('ls -l /tmp'); several run in order
     #[arg(value_name = "COMMAND LINE")]
@@ -215,14 +215,6 @@ fn listen_addr(text: &str) -> Result<SocketAddr, String> {
     text.parse().map_err(|_| {
         format!("'{text}' is not ADDR:PORT such as 127.0.0.1:15001, [::1]:15001 or 0.0.0.0:15001")
     })
-}
-
-/// A time-out: seconds, more than zero.
-fn positive_seconds(text: &str) -> Result<Duration, String> {
-    match common::cli::seconds(text)? {
-        d if d.is_zero() => Err(format!("'{text}': a time-out must be more than 0 seconds")),
-        d => Ok(d),
-    }
 }
 
 /// An output cap: a byte count, at least 1.
