@@ -18,18 +18,18 @@ step "lab_server: TCP PMU on 25003, UDP reset on 25004 (IPv6 only, 30% loss), We
 PIDS+=($!)
 sleep 0.5
 
-step "Part 1, Codes A and B: UDP send and receive"
+step "Part 1, Codes A and B: UDP send and receive (Code A's 'Hello, Romeo ')"
 "$BIN/part1_echo" udp-recv --port 25001 --count 1 &
 RECV=$!
 sleep 0.3
-"$BIN/part1_echo" udp-send --host localhost --port 25001 "Hello from Code A"
+"$BIN/part1_echo" udp-send --host localhost --port 25001 2>/dev/null
 wait $RECV
 
-step "Part 1, Codes C and D: TCP echo (3 received lines at the server, 6 at the client)"
-"$BIN/part1_echo" tcp-server --port 25002 --once &
+step "Part 1, Codes C and D: TCP echo (3 received lines at the server, 6 at the client; --close instead of Code D's endless hold)"
+"$BIN/part1_echo" tcp-server --port 25002 --once 2>/dev/null &
 SERVER=$!
 sleep 0.3
-"$BIN/part1_echo" tcp-client --host localhost --port 25002
+"$BIN/part1_echo" tcp-client --host localhost --port 25002 --close 2>/dev/null
 wait $SERVER
 
 step "Part 2: part2_pdc --host localhost --port 25003 --stats CMD_short:0.2 (a line every 0.2 s)"
