@@ -4,7 +4,7 @@ mod util;
 
 use lab_server::{OffsetSep, UdpFamily};
 use std::time::Duration;
-use util::{check_runs, port_of, reset_server, run_within};
+use util::{check_runs, port_of, reset_server, reset_server_for, run_within};
 
 /// 20 runs at loss 0.5 need about 40 attempts, about 20 of them timing out
 /// after 0.2 s: some 4 s, rarely more than 10.
@@ -40,7 +40,7 @@ fn ipv4_only_server_answers_over_ipv4() {
 
 #[test]
 fn ipv6_only_server_answers_over_ipv6() {
-    let server = reset_server(UdpFamily::V6, 0.5, OffsetSep::Equals);
+    let server = reset_server_for(5, UdpFamily::V6, 0.5, OffsetSep::Equals);
     let (out, port) = twenty_runs(&server, &["--reset", "5"]);
     let server_addr = format!("[::1]:{port}").parse().unwrap();
     check_runs(&out, 20, 5, "IPv6", server_addr);
