@@ -227,3 +227,21 @@ fn loss_drops_about_that_share_of_every_kind_of_datagram() {
     assert!(ask(to, b"RESET:20", Duration::from_millis(100)).is_none());
     assert!(ask(to, b"junk", Duration::from_millis(100)).is_none());
 }
+
+/// The IPv6 service's socket is IPV6_V6ONLY: bound to `[::]`, it takes no
+/// IPv4 client (which would come as a v4-mapped `::ffff:127.0.0.1`), so
+/// an IPv4 client meets a closed port.
+#[test]
+fn the_ipv6_socket_takes_no_ipv4_client() {
+    let lab = start(|c| {
+        c.bind = vec![std::net::Ipv6Addr::UNSPECIFIED.into()];
+        c.loss = 0.0;
+        c.udp_family = UdpFamily::V6;
+    });
+    let port = lab.udp_port().unwrap();
+    assert!(ask(loopback(true, port), b"RESET:20", Duration::from_secs(2)).is_some());
+    assert_eq!(
+        exchange(loopback(false, port), b"RESET:20", Duration::from_secs(2)),
+        Outcome::Refused
+    );
+}
