@@ -9,7 +9,7 @@
 
 use super::{RUN_LIMIT, code_block, failure};
 use crate::proc::{self, Finished, Running};
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -44,22 +44,36 @@ fn client_has_close(exe: &Path) -> bool {
         .is_ok_and(|run| String::from_utf8_lossy(&run.stdout).contains("--close"))
 }
 
-/// Where a server started on port 0 listens: `listening on ADDR` on stderr.
+/// Where a server started on port 0 listens: the whole `listening on
+/// ADDR` line on stderr (a line read in part would give a cut address).
 fn listening(server: &mut Running, deadline: Instant) -> anyhow::Result<SocketAddr> {
-    let line = server
-        .wait_stderr("listening on ", deadline)
-        .ok_or_else(|| {
-            anyhow!(
+    loop {
+        let text = server.stderr();
+        if let Some(line) = complete_line(&text, "listening on ") {
+            let rest = line.split("listening on ").nth(1).unwrap_or_default();
+            return rest
+                .split([' ', ','])
+                .next()
+                .unwrap_or_default()
+                .parse()
+                .with_context(|| format!("no address in {line:?}"));
+        }
+        if Instant::now() >= deadline || !server.is_running() {
+            bail!(
                 "part1_echo tcp-server printed no `listening on ADDR` line; stderr: {}",
-                super::stderr_text(&server.stderr())
-            )
-        })?;
-    let rest = line.split("listening on ").nth(1).unwrap_or_default();
-    rest.split([' ', ','])
-        .next()
-        .unwrap_or_default()
-        .parse()
-        .with_context(|| format!("no address in {line:?}"))
+                super::stderr_text(&text)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The first line of `text` holding `needle`, once its newline has come.
+pub fn complete_line<'a>(text: &'a str, needle: &str) -> Option<&'a str> {
+    let at = text.find(needle)?;
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = at + text[at..].find('\n')?;
+    Some(&text[start..end])
 }
 
 pub fn measure(exe: &Path) -> anyhow::Result<Echo> {
@@ -180,5 +194,16 @@ mod tests {
             .map(String::from)
             .to_vec();
         assert_eq!(received(&lines), 2);
+    }
+
+    #[test]
+    fn only_a_whole_line_is_taken() {
+        let text = "part1_echo: note\npart1_echo: listening on 127";
+        assert_eq!(complete_line(text, "listening on "), None);
+        let text = "part1_echo: note\npart1_echo: listening on 127.0.0.1:5002 (TCP)\n";
+        assert_eq!(
+            complete_line(text, "listening on "),
+            Some("part1_echo: listening on 127.0.0.1:5002 (TCP)")
+        );
     }
 }

@@ -311,9 +311,21 @@ pub fn render(o: &mut String, segments: &[Segments], verdict: &Verdict) {
     let _ = writeln!(
         o,
         "\n**Q19:** {w0} packets with a payload for `CMD_short:0` over WebSocket, against \
-         {short0} over TCP: the WebSocket PMU sets `TCP_NODELAY`, so each message's frame \
-         leaves at once in a segment of its own, and the connection adds packets of its own \
-         (the handshake's HTTP response, the close frame).\n"
+         {short0} over TCP{}. The WebSocket PMU sets `TCP_NODELAY`, so Nagle's algorithm does \
+         not hold its small frames back: each leaves at once while the congestion window \
+         allows (Linux starts with 10 segments){}. The connection also adds packets of its \
+         own: the handshake's HTTP response and the close frame.\n",
+        match w0.cmp(&short0) {
+            std::cmp::Ordering::Greater => ": more",
+            std::cmp::Ordering::Equal => ": as many",
+            std::cmp::Ordering::Less => ": fewer",
+        },
+        if on_path && w0 < MESSAGES + 2 {
+            "; the frames written once the window was full waited a round trip for its ACKs \
+             and shared segments"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         o,
