@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! lab_grader [--bin-dir target/release] [--part N]... [--case TEXT]... [--time-limit SECS] [--seed N]
-//! lab_grader report [--bin-dir target/release] [--out REPORT.md] [--runs 100] [--loss 0.3]
+//! lab_grader report [--bin-dir target/release] [--out REPORT.md] [--runs 100] [--loss 0.5]
 //! ```
 //!
 //! Grading prints a table, one row per case (`PASS`, `FAIL` and why, or
@@ -71,8 +71,8 @@ struct ReportArgs {
     /// Part 3 runs for the loss estimate
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000), value_name = "N")]
     runs: u64,
-    /// Probability that lab_server drops a RESET request, for Part 3
-    #[arg(long, default_value_t = 0.3, value_parser = probability, value_name = "P")]
+    /// Probability that lab_server drops a RESET request, for Part 3 (the course server's: 0.5)
+    #[arg(long, default_value_t = report::COURSE_LOSS, value_parser = probability, value_name = "P")]
     loss: f64,
 }
 

@@ -27,6 +27,8 @@ pub struct Running {
     stdout: Receiver<(Instant, Vec<u8>)>,
     stdout_done: bool,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// The thread that drains stderr: done once the pipe is at its end.
+    stderr_reader: thread::JoinHandle<()>,
     started: Instant,
     status: Option<ExitStatus>,
 }
@@ -102,7 +104,7 @@ pub fn spawn(exe: &Path, args: &[String], stdin: Option<Vec<u8>>) -> Result<Runn
     let stderr = Arc::new(Mutex::new(Vec::new()));
     let mut err = child.stderr.take().expect("piped stderr");
     let kept = stderr.clone();
-    thread::spawn(move || {
+    let stderr_reader = thread::spawn(move || {
         let mut buf = [0u8; 4096];
         loop {
             match err.read(&mut buf) {
@@ -121,6 +123,7 @@ pub fn spawn(exe: &Path, args: &[String], stdin: Option<Vec<u8>>) -> Result<Runn
         stdout,
         stdout_done: false,
         stderr,
+        stderr_reader,
         started: Instant::now(),
         status: None,
     })
@@ -212,6 +215,14 @@ impl Running {
                 secs(self.started.elapsed())
             ));
         };
+        // The child has exited, but the thread that drains its stderr may
+        // not have read the last lines yet (a loaded machine): wait for the
+        // pipe's end, for at most a second past the exit (a descendant may
+        // hold the pipe open).
+        let drained = deadline.min(Instant::now() + Duration::from_secs(1));
+        while !self.stderr_reader.is_finished() && Instant::now() < drained {
+            thread::sleep(Duration::from_millis(2));
+        }
         Ok(Finished {
             status,
             stdout,
