@@ -96,7 +96,10 @@ fn a_flood_ending_with_a_newline_into_a_file_gets_none_added() {
             ],
         );
         assert_eq!(code, Some(0), "{stderr}");
-        assert!(std::fs::read(&path).unwrap() == lab.flood()[..], "{bufsize}");
+        assert!(
+            std::fs::read(&path).unwrap() == lab.flood()[..],
+            "{bufsize}"
+        );
     }
     std::fs::remove_file(&path).unwrap();
 }
@@ -150,7 +153,11 @@ fn stats_count_every_receive_into_a_pipe() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{}", run.stderr));
     assert!(calls >= 201, "{}", run.stderr);
-    assert!(run.stderr.contains("200001 bytes, 1 message(s)"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("200001 bytes, 1 message(s)"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// A server that sends `bytes` in answer to any command, then `then`.
