@@ -26,7 +26,7 @@ import struct
 import sys
 import threading
 
-WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def send_file(conn, path, times=1):
