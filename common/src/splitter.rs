@@ -36,6 +36,9 @@
 /// What every PMU message starts with.
 pub const PREFIX: &[u8] = b"This is PMU data ";
 
+/// [`PREFIX`] as an array, for comparisons of a known size.
+const PREFIX_ARRAY: &[u8; 17] = b"This is PMU data ";
+
 /// The longest run of non-PMU bytes handed over as one message.
 pub const MAX_OTHER: usize = 64 * 1024;
 
@@ -92,7 +95,10 @@ impl PmuSplitter {
                 if let Some(len) = self.whole_expected(rest) {
                     // The fast path: a whole, expected message in `rest`.
                     let (message, after) = rest.split_at(len);
-                    self.expected_after(&message[PREFIX.len()..]);
+                    if self.expected.is_empty() {
+                        self.expected.push(message[PREFIX.len()]);
+                    }
+                    increment_ascii(&mut self.expected);
                     emit(message)?;
                     rest = after;
                     continue;
@@ -110,9 +116,14 @@ impl PmuSplitter {
     /// The length of the expected message at the start of `bytes`, if all
     /// of it is there: `PREFIX` and the expected number. The state machine
     /// would hand it over on its last digit too: no shorter run of digits
-    /// is the expected number.
+    /// is the expected number. Compared with fixed-size and inline
+    /// comparisons: a `memcmp` call per message would cost more than the
+    /// comparison itself.
     fn whole_expected(&self, bytes: &[u8]) -> Option<usize> {
-        let digits = bytes.strip_prefix(PREFIX)?;
+        let (head, digits) = bytes.split_first_chunk::<{ PREFIX.len() }>()?;
+        if head != PREFIX_ARRAY {
+            return None;
+        }
         let expected: &[u8] = if self.expected.is_empty() {
             match digits.first()? {
                 b'0' => b"0",
@@ -122,8 +133,14 @@ impl PmuSplitter {
         } else {
             &self.expected
         };
-        (expected.len() <= MAX_DIGITS && digits.starts_with(expected))
-            .then_some(PREFIX.len() + expected.len())
+        let n = expected.len();
+        let same = digits.len() >= n
+            && n <= MAX_DIGITS
+            && digits[..n]
+                .iter()
+                .zip(expected)
+                .fold(true, |eq, (a, b)| eq & (a == b));
+        same.then_some(PREFIX.len() + n)
     }
 
     /// Other bytes, with no partial `PREFIX` at the end of `buf`: takes

@@ -19,7 +19,9 @@
 //!   just closes the TCP connection, with every message already printed
 //!   (`--stats` says which it was). A reset, a time-out, a protocol
 //!   error, or a close in the middle of a message (`frames`) is an error
-//!   (status 1), after the messages that arrived whole are printed.
+//!   (status 1), after what arrived is printed: `CMD_short`'s messages
+//!   whole only (each is held until complete, up to 64 KiB), a flood's
+//!   bytes as they came.
 //! - `--stats`: messages received and bytes per command, on stderr (the
 //!   handout's question about `on_message`: one call per message).
 //!
