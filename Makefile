@@ -32,7 +32,7 @@ help:
 	@echo "make submission CAMIPRO1=… CAMIPRO2=…  Lab3_<C1>_<C2>/ and .zip, the executables under the course's names"
 	@echo "make grade [BIN_DIR=…]  lab_grader: every part against lab_server on loopback, a table and a score"
 	@echo "make report            the lab's experiments on loopback; the measured answers in REPORT.md"
-	@echo "make bench             benchmarks, side by side with socat"
+	@echo "make bench             one table: the clients beside socat, websocket-client, python ssl"
 	@echo "make fuzz              every fuzz target for FUZZ_SECONDS (60) each (nightly; installs cargo-fuzz)"
 
 build:
@@ -159,8 +159,6 @@ report: build
 
 bench: build
 	$(PYTHON) dev/bench/bench.py --bin-dir $(BIN)
-	$(PYTHON) dev/bench/bench_ws.py --bin-dir $(BIN)
-	$(PYTHON) dev/bench/bench_tls.py --bin-dir $(BIN)
 
 # Fuzzing (docs/HARDENING.md): cargo-fuzz on the nightly toolchain, in dev/fuzz/,
 # which is not a workspace member, so stable builds and CI never see it.

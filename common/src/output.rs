@@ -4,10 +4,16 @@
 //! - `CMD_short`: each message on its own line, exactly as sent.
 //! - `CMD_floodme`: the bytes exactly, plus one final newline if the text
 //!   does not end with one; streamed, so memory does not depend on the size.
-//! - Output reaches the screen as it arrives: the caller flushes whenever
-//!   the receive queue is empty ([`bytes_waiting`]), not per line (a
-//!   `write()` per message would double the system calls of a fast stream)
-//!   and not only at the end (a `CMD_short:1` line must show when it comes).
+//! - Output reaches the screen as it arrives: [`Output`] gathers the lines
+//!   of a receive in one buffer and the caller flushes it, in one
+//!   `write()`, whenever the receive queue is empty ([`bytes_waiting`]):
+//!   not per line (a `write()` per message would double the system calls
+//!   of a fast stream) and not only at the end (a `CMD_short:1` line must
+//!   show when it comes). The receive loop itself is `crate::receive`.
+//!
+//! Users: part2_pdc, part5_ws and part6_pmu's client through
+//! `crate::receive`; [`stdout`] and [`bytes_waiting`] also serve
+//! secure_cmd and part4_receiver.
 
 use crate::command::Command;
 use crate::splitter::PmuSplitter;
@@ -40,7 +46,90 @@ pub fn bytes_waiting(socket: &impl AsFd) -> io::Result<usize> {
     Ok(usize::try_from(waiting).unwrap_or(0))
 }
 
-/// Prints the answer to one command from the byte stream that carries it.
+/// Standard output for a PMU client: what is printed gathers in one
+/// buffer, written with one `write()` when the caller flushes (the socket
+/// is drained) or when it holds [`FLUSH_AT`] bytes. A large piece of a
+/// flood with nothing before it goes straight out, without a copy.
+#[derive(Debug)]
+pub struct Output {
+    file: File,
+    buf: Vec<u8>,
+}
+
+/// The most bytes [`Output`] holds before writing them.
+pub const FLUSH_AT: usize = 256 * 1024;
+
+impl Output {
+    /// Standard output (a private duplicate of file descriptor 1).
+    pub fn stdout() -> io::Result<Output> {
+        let fd = io::stdout().as_fd().try_clone_to_owned()?;
+        Ok(Output::new(File::from(fd)))
+    }
+
+    /// Output to `file`.
+    pub fn new(file: File) -> Output {
+        Output {
+            file,
+            buf: Vec::with_capacity(FLUSH_AT + OUTPUT_BUFFER),
+        }
+    }
+
+    /// The file written to (for `splice`).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Prints `message` and a newline.
+    pub fn line(&mut self, message: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(message);
+        self.buf.push(b'\n');
+        self.flush_if_full()
+    }
+
+    /// Prints `data` as it is.
+    pub fn bytes(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.buf.is_empty() && data.len() >= OUTPUT_BUFFER {
+            return self.file.write_all(data);
+        }
+        self.buf.extend_from_slice(data);
+        self.flush_if_full()
+    }
+
+    /// Bytes waiting to be written.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Writes what is waiting, in one `write()`.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            let result = self.file.write_all(&self.buf);
+            self.buf.clear();
+            result?;
+        }
+        Ok(())
+    }
+
+    fn flush_if_full(&mut self) -> io::Result<()> {
+        if self.buf.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// The longest WebSocket message held until it is complete.
+pub const MAX_HELD: usize = 64 * 1024;
+
+/// How the answer's bytes come: as a stream that the splitter re-cuts into
+/// messages (TCP, TLS), or as messages the transport delimits (WebSocket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    Stream,
+    Messages,
+}
+
+/// Prints the answer to one command from the bytes that carry it.
 #[derive(Debug)]
 pub struct PmuPrinter {
     mode: Mode,
@@ -50,16 +139,27 @@ pub struct PmuPrinter {
 
 #[derive(Debug)]
 enum Mode {
-    Short(PmuSplitter),
+    /// `CMD_short` over a stream: re-cut, a line per message.
+    Split(PmuSplitter),
+    /// `CMD_short` over WebSocket: a line per message. A message is held
+    /// until it is complete, so that a line shows whole or not at all, up to
+    /// [`MAX_HELD`] bytes; the rest of a longer one is printed as it comes.
+    Lines { held: Vec<u8>, streaming: bool },
+    /// `CMD_floodme`: the bytes as they are, and the last one, for the
+    /// final-newline rule.
     Flood { last: Option<u8> },
 }
 
 impl PmuPrinter {
     /// A printer for the answer to `command`.
-    pub fn new(command: &Command) -> PmuPrinter {
-        let mode = match command {
-            Command::Short { .. } => Mode::Short(PmuSplitter::new()),
-            Command::Floodme => Mode::Flood { last: None },
+    pub fn new(command: &Command, framing: Framing) -> PmuPrinter {
+        let mode = match (command, framing) {
+            (Command::Short { .. }, Framing::Stream) => Mode::Split(PmuSplitter::new()),
+            (Command::Short { .. }, Framing::Messages) => Mode::Lines {
+                held: Vec::new(),
+                streaming: false,
+            },
+            (Command::Floodme, _) => Mode::Flood { last: None },
         };
         PmuPrinter {
             mode,
@@ -68,39 +168,74 @@ impl PmuPrinter {
         }
     }
 
-    /// Prints what `data` completes.
-    pub fn feed(&mut self, data: &[u8], out: &mut impl Write) -> io::Result<()> {
+    /// Prints what `data` completes (with [`Framing::Messages`], the next
+    /// bytes of the current message).
+    pub fn feed(&mut self, data: &[u8], out: &mut Output) -> io::Result<()> {
         self.bytes += data.len() as u64;
         match &mut self.mode {
-            Mode::Short(splitter) => {
+            Mode::Split(splitter) => {
                 let messages = &mut self.messages;
                 splitter.feed(data, |message| {
                     *messages += 1;
-                    write_line(out, message)
+                    out.line(message)
                 })
+            }
+            Mode::Lines { held, streaming } => {
+                if !*streaming && held.len() + data.len() <= MAX_HELD {
+                    held.extend_from_slice(data);
+                    return Ok(());
+                }
+                *streaming = true;
+                if !held.is_empty() {
+                    out.bytes(held)?;
+                    held.clear();
+                }
+                out.bytes(data)
             }
             Mode::Flood { last } => {
                 if let Some(&b) = data.last() {
                     *last = Some(b);
-                    self.messages = 1;
                 }
-                out.write_all(data)
+                out.bytes(data)
             }
         }
     }
 
-    /// Prints what is left once the server has closed.
-    pub fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
+    /// The current message is complete ([`Framing::Messages`]).
+    pub fn end_message(&mut self, out: &mut Output) -> io::Result<()> {
+        self.messages += 1;
         match &mut self.mode {
-            Mode::Short(splitter) => {
+            Mode::Lines { held, streaming } => {
+                *streaming = false;
+                let printed = out.line(held);
+                held.clear();
+                printed
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Prints what is left once the server has closed.
+    pub fn finish(&mut self, out: &mut Output) -> io::Result<()> {
+        match &mut self.mode {
+            Mode::Split(splitter) => {
                 let messages = &mut self.messages;
                 splitter.finish(|message| {
                     *messages += 1;
-                    write_line(out, message)
+                    out.line(message)
                 })
             }
-            Mode::Flood { last: Some(b) } if *b != b'\n' => out.write_all(b"\n"),
-            Mode::Flood { .. } => Ok(()),
+            Mode::Lines { .. } => Ok(()),
+            Mode::Flood { last } => {
+                if self.messages == 0 && last.is_some() {
+                    // A stream's flood is one message.
+                    self.messages = 1;
+                }
+                match last {
+                    Some(b) if *b != b'\n' => out.bytes(b"\n"),
+                    _ => Ok(()),
+                }
+            }
         }
     }
 
@@ -109,29 +244,114 @@ impl PmuPrinter {
         self.bytes
     }
 
-    /// Messages printed so far (a flood counts as one).
+    /// Messages printed so far (a stream's flood counts as one).
     pub fn messages(&self) -> u64 {
         self.messages
     }
-}
-
-fn write_line(out: &mut impl Write, message: &[u8]) -> io::Result<()> {
-    out.write_all(message)?;
-    out.write_all(b"\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn print(command: &str, chunks: &[&[u8]]) -> Vec<u8> {
-        let mut printer = PmuPrinter::new(&command.parse().unwrap());
-        let mut out = Vec::new();
-        for chunk in chunks {
-            printer.feed(chunk, &mut out).unwrap();
-        }
+    /// What the printer writes, through a real file.
+    fn printed(
+        framing: Framing,
+        command: &str,
+        run: impl FnOnce(&mut PmuPrinter, &mut Output),
+    ) -> Vec<u8> {
+        let mut printer = PmuPrinter::new(&command.parse().unwrap(), framing);
+        let file = tempfile();
+        let mut out = Output::new(file.try_clone().unwrap());
+        run(&mut printer, &mut out);
         printer.finish(&mut out).unwrap();
-        out
+        out.flush().unwrap();
+        read_back(file)
+    }
+
+    fn tempfile() -> File {
+        let path = std::env::temp_dir().join(format!(
+            "common-output-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        file
+    }
+
+    fn read_back(mut file: File) -> Vec<u8> {
+        use std::io::{Read, Seek};
+        file.rewind().unwrap();
+        let mut all = Vec::new();
+        file.read_to_end(&mut all).unwrap();
+        all
+    }
+
+    fn print(command: &str, chunks: &[&[u8]]) -> Vec<u8> {
+        printed(Framing::Stream, command, |printer, out| {
+            for chunk in chunks {
+                printer.feed(chunk, out).unwrap();
+            }
+        })
+    }
+
+    /// Messages, each given as its pieces, over WebSocket.
+    fn print_messages(command: &str, messages: &[&[&[u8]]]) -> Vec<u8> {
+        printed(Framing::Messages, command, |printer, out| {
+            for pieces in messages {
+                for piece in *pieces {
+                    printer.feed(piece, out).unwrap();
+                }
+                printer.end_message(out).unwrap();
+            }
+        })
+    }
+
+    #[test]
+    fn websocket_messages_are_lines_whatever_their_pieces() {
+        assert_eq!(
+            print_messages(
+                "CMD_short:0",
+                &[
+                    &[b"This is PMU ", b"data 0"],
+                    &[b"Wrong", b"", b" command."],
+                    &[]
+                ]
+            ),
+            b"This is PMU data 0\nWrong command.\n\n"
+        );
+        assert_eq!(print_messages("CMD_short:0", &[]), b"");
+        assert_eq!(
+            print_messages("CMD_floodme", &[&[b"ab", b"c"], &[b"d"]]),
+            b"abcd\n"
+        );
+        assert_eq!(print_messages("CMD_floodme", &[&[b"ab", b"c\n"]]), b"abc\n");
+    }
+
+    #[test]
+    fn long_websocket_messages_stream_past_max_held() {
+        let piece = vec![b'p'; MAX_HELD / 2 + 1];
+        let got = print_messages("CMD_short:0", &[&[&piece, &piece, &piece], &[b"x"]]);
+        assert_eq!(got.len(), 3 * piece.len() + 1 + 2);
+        assert!(got.ends_with(b"p\nx\n"));
+    }
+
+    #[test]
+    fn large_pieces_go_straight_out_in_order() {
+        let big = vec![b'x'; 3 * OUTPUT_BUFFER];
+        let got = print("CMD_floodme", &[b"a", &big, &big, b"b"]);
+        assert_eq!(got.len(), 2 * big.len() + 3);
+        assert_eq!(
+            (got[0], got[got.len() - 2], got[got.len() - 1]),
+            (b'a', b'b', b'\n')
+        );
     }
 
     #[test]

@@ -20,9 +20,24 @@
 //! data ` begins or at the end of the stream, and at most
 //! [`MAX_OTHER`] bytes long, so that memory stays bounded whatever a server
 //! sends.
+//!
+//! Speed: a stream of well-numbered messages is cut at memory speed. When
+//! the splitter stands at the start of a message, it checks whether the
+//! whole of `PREFIX` followed by the expected number is in the bytes at
+//! hand (two `memcmp`s) and hands that slice over straight from the
+//! caller's buffer, without copying it or looking at each byte. Bytes that
+//! are not PMU messages are skipped with `memchr`'s vectorised `memmem`
+//! search for the next `PREFIX`. Everything else (a message cut between
+//! two `recv()`s, a number that is not the expected one) goes through the
+//! byte-at-a-time state machine below, which defines what the fast paths
+//! must do: the tests check that both give the same messages for any bytes
+//! cut anywhere.
 
 /// What every PMU message starts with.
 pub const PREFIX: &[u8] = b"This is PMU data ";
+
+/// [`PREFIX`] as an array, for comparisons of a known size.
+const PREFIX_ARRAY: &[u8; 17] = b"This is PMU data ";
 
 /// The longest run of non-PMU bytes handed over as one message.
 pub const MAX_OTHER: usize = 64 * 1024;
@@ -74,10 +89,91 @@ impl PmuSplitter {
         bytes: &[u8],
         mut emit: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        for &b in bytes {
+        let mut rest = bytes;
+        while let Some(&b) = rest.first() {
+            if self.phase == Phase::Prefix && self.buf.is_empty() {
+                if let Some(len) = self.whole_expected(rest) {
+                    // The fast path: a whole, expected message in `rest`.
+                    let (message, after) = rest.split_at(len);
+                    if self.expected.is_empty() {
+                        self.expected.push(message[PREFIX.len()]);
+                    }
+                    increment_ascii(&mut self.expected);
+                    emit(message)?;
+                    rest = after;
+                    continue;
+                }
+            } else if let Phase::Other { tail: 0 } = self.phase {
+                rest = self.skip_other(rest, &mut emit)?;
+                continue;
+            }
             self.push(b, &mut emit)?;
+            rest = &rest[1..];
         }
         Ok(())
+    }
+
+    /// The length of the expected message at the start of `bytes`, if all
+    /// of it is there: `PREFIX` and the expected number. The state machine
+    /// would hand it over on its last digit too: no shorter run of digits
+    /// is the expected number. Compared with fixed-size and inline
+    /// comparisons: a `memcmp` call per message would cost more than the
+    /// comparison itself.
+    fn whole_expected(&self, bytes: &[u8]) -> Option<usize> {
+        let (head, digits) = bytes.split_first_chunk::<{ PREFIX.len() }>()?;
+        if head != PREFIX_ARRAY {
+            return None;
+        }
+        let expected: &[u8] = if self.expected.is_empty() {
+            match digits.first()? {
+                b'0' => b"0",
+                b'1' => b"1",
+                _ => return None,
+            }
+        } else {
+            &self.expected
+        };
+        let n = expected.len();
+        let same = digits.len() >= n
+            && n <= MAX_DIGITS
+            && digits[..n]
+                .iter()
+                .zip(expected)
+                .fold(true, |eq, (a, b)| eq & (a == b));
+        same.then_some(PREFIX.len() + n)
+    }
+
+    /// Other bytes, with no partial `PREFIX` at the end of `buf`: takes
+    /// from `bytes` up to the next `PREFIX` (found with `memmem`) or up to
+    /// [`MAX_OTHER`] in `buf`, as the state machine would byte by byte, and
+    /// returns what is left of `bytes`.
+    fn skip_other<'a, E>(
+        &mut self,
+        bytes: &'a [u8],
+        emit: &mut impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<&'a [u8], E> {
+        let room = MAX_OTHER.saturating_sub(self.buf.len()).max(1);
+        let window = &bytes[..bytes.len().min(room)];
+        if let Some(at) = memchr::memmem::find(window, PREFIX) {
+            // Up to the PREFIX, which then starts a message.
+            self.buf.extend_from_slice(&window[..at]);
+            self.phase = Phase::Prefix;
+            self.flush_other(0, emit)?;
+            return Ok(&bytes[at..]);
+        }
+        self.buf.extend_from_slice(window);
+        // The start of a PREFIX cut by the window's end: after the last `T`
+        // (the only `T` of PREFIX is its first byte).
+        let last = &self.buf[self.buf.len().saturating_sub(PREFIX.len() - 1)..];
+        let tail = match memchr::memrchr(PREFIX[0], last) {
+            Some(t) if PREFIX.starts_with(&last[t..]) => last.len() - t,
+            _ => 0,
+        };
+        self.phase = Phase::Other { tail };
+        if self.buf.len() >= MAX_OTHER {
+            self.flush_other(tail, emit)?;
+        }
+        Ok(&bytes[window.len()..])
     }
 
     /// Ends the stream: `emit` receives what is left, if anything.
@@ -163,14 +259,22 @@ impl PmuSplitter {
 
     /// Hands over the PMU message in `buf` and expects its successor.
     fn complete<E>(&mut self, emit: &mut impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
-        let digits = &self.buf[PREFIX.len()..];
-        self.expected.clear();
-        self.expected.extend_from_slice(digits);
-        increment_ascii(&mut self.expected);
+        let digits = std::mem::take(&mut self.buf);
+        self.expected_after(&digits[PREFIX.len()..]);
+        self.buf = digits;
         let result = emit(&self.buf);
         self.buf.clear();
         self.phase = Phase::Prefix;
         result
+    }
+
+    /// Expects the message after the one numbered `digits`.
+    fn expected_after(&mut self, digits: &[u8]) {
+        if self.expected.as_slice() != digits {
+            self.expected.clear();
+            self.expected.extend_from_slice(digits);
+        }
+        increment_ascii(&mut self.expected);
     }
 
     /// Hands over the non-PMU bytes of `buf` but its last `keep` bytes,
@@ -349,7 +453,72 @@ mod tests {
         assert_eq!((r, calls), (Err("closed"), 1));
     }
 
+    /// The reference: every byte through the state machine alone.
+    fn split_bytewise(stream: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut s = PmuSplitter::new();
+        let mut collect = |m: &[u8]| -> Result<(), Infallible> {
+            out.push(m.to_vec());
+            Ok(())
+        };
+        for &b in stream {
+            s.push(b, &mut collect).unwrap();
+        }
+        s.finish(&mut collect).unwrap();
+        out
+    }
+
+    fn split_chunks(pieces: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut s = PmuSplitter::new();
+        let mut collect = |m: &[u8]| -> Result<(), Infallible> {
+            out.push(m.to_vec());
+            Ok(())
+        };
+        for p in pieces {
+            s.feed(p, &mut collect).unwrap();
+        }
+        s.finish(&mut collect).unwrap();
+        out
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_state_machine_on_junk_near_max_other() {
+        // A PREFIX cut by the MAX_OTHER window, and one just inside it.
+        for shift in [0usize, 1, 5, 16, 17, 18, 40] {
+            let mut stream = vec![b'x'; MAX_OTHER - shift];
+            stream.extend_from_slice(b"This is PMU data 0This is PMU data 1TThis is PMU");
+            stream.extend(vec![b'y'; MAX_OTHER + 3]);
+            stream.extend_from_slice(b" data 2This is PMU data 3");
+            let want = split_bytewise(&stream);
+            for cuts in [vec![], vec![7], vec![MAX_OTHER - 3, MAX_OTHER + 20]] {
+                assert_eq!(
+                    split_chunks(&chunked(&stream, &cuts)),
+                    want,
+                    "{shift} {cuts:?}"
+                );
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn the_fast_paths_cut_as_the_state_machine_does(
+            parts in proptest::collection::vec(prop_oneof![
+                (0u64..30).prop_map(|i| format!("This is PMU data {i}").into_bytes()),
+                Just(b"This is PMU data ".to_vec()),
+                Just(b"This is P".to_vec()),
+                Just(b"T".to_vec()),
+                proptest::collection::vec(prop_oneof![Just(b'T'), Just(b'3'), any::<u8>()], 0..12),
+            ], 0..40),
+            cuts in proptest::collection::vec(any::<usize>(), 0..10),
+        ) {
+            // Well-numbered runs, skips, repeats, partial prefixes and junk,
+            // cut anywhere: the same messages as byte by byte.
+            let stream = parts.concat();
+            prop_assert_eq!(split_chunks(&chunked(&stream, &cuts)), split_bytewise(&stream));
+        }
+
         #[test]
         fn every_chunking_yields_the_messages(
             first in 0u64..2,

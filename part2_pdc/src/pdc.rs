@@ -1,12 +1,11 @@
 //! The PDC's connection: one command, one IPv6 TCP connection.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use common::Command;
-use common::output::{PmuPrinter, bytes_waiting};
+use common::output::Output;
+use common::receive::{Stats, TcpSource, receive, receive_flood};
 use socket2::{Domain, Protocol, Socket, Type};
-use std::fmt;
-use std::fs::File;
-use std::io::{self, BufWriter, ErrorKind, Read, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -32,29 +31,14 @@ pub struct Options {
     pub idle_timeout: Duration,
 }
 
-/// Standard output, flushed by the client when the socket is drained.
-pub type Output = BufWriter<File>;
-
-/// What one command took.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stats {
-    pub recv_calls: u64,
-    pub bytes: u64,
-    pub messages: u64,
-}
-
-impl fmt::Display for Stats {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} recv() calls with data, {} bytes, {} message(s)",
-            self.recv_calls, self.bytes, self.messages
-        )
-    }
-}
-
 /// Connects, sends `command`, prints the answer to `out` until the server
 /// closes.
+///
+/// The receive loop is `common::receive`, shared with parts 5 and 6;
+/// `CMD_short`'s stream is re-cut into lines by `common::splitter` (one hop
+/// from here, through `common::output::PmuPrinter`), and a flood goes
+/// socket → pipe → stdout with `splice(2)` on Linux when stdout is not a
+/// terminal (`common::receive::receive_flood`).
 pub fn run_command(
     options: &Options,
     command: &Command,
@@ -74,45 +58,16 @@ pub fn run_command(
     stream
         .write_all(&command.to_wire())
         .with_context(|| format!("sending {command}"))?;
-
-    let mut printer = PmuPrinter::new(command);
-    let mut buf = vec![0u8; options.bufsize];
-    let mut recv_calls = 0u64;
-    loop {
-        let n = match stream.read(&mut buf) {
-            Ok(n) => n,
-            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                out.flush().ok();
-                bail!(
-                    "waiting for {command}'s answer: nothing for {} s; the server is silent \
-                     (raise --timeout for a slow server)",
-                    idle.as_secs_f64()
-                );
-            }
-            Err(err) => {
-                out.flush().ok();
-                return Err(err).with_context(|| format!("receiving {command}'s answer"));
-            }
-        };
-        if n == 0 {
-            break;
-        }
-        recv_calls += 1;
-        printer.feed(&buf[..n], out).context("writing to stdout")?;
-        // A short read drained the queue; a full one may have left bytes,
-        // and only an empty queue means the next recv() would block.
-        if n < buf.len() || bytes_waiting(&stream).unwrap_or(0) == 0 {
-            out.flush().context("writing to stdout")?;
-        }
+    match command {
+        Command::Floodme => receive_flood(&stream, options.bufsize, command, idle, out),
+        Command::Short { .. } => receive(
+            &mut TcpSource::new(&stream, options.bufsize),
+            command,
+            idle,
+            "",
+            out,
+        ),
     }
-    printer.finish(out).context("writing to stdout")?;
-    out.flush().context("writing to stdout")?;
-    Ok(Stats {
-        recv_calls,
-        bytes: printer.bytes(),
-        messages: printer.messages(),
-    })
 }
 
 fn connect_v6(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {

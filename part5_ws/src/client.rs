@@ -1,33 +1,27 @@
 //! One command, one WebSocket connection: connect (with time-outs), TLS for
-//! `wss://`, the opening handshake, the command, the messages, the close.
+//! `wss://`, the opening handshake (tungstenite), the command, the
+//! messages streamed frame by frame (`frames`) through the receive loop
+//! that parts 2 and 6 share (`common::receive`), the close.
 
-use crate::frames::Tracked;
-use crate::printer::Printer;
+use crate::frames::{Frames, Limits, Piece, UntilBlankLine};
 use crate::target::Target;
 use anyhow::{Context, bail};
 use common::Command;
-use common::output::bytes_waiting;
+use common::output::{Framing, Output, bytes_waiting};
+use common::receive::{Event, Source, Stats};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use std::fmt;
-use std::fs::File;
-use std::io::{self, BufWriter, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tungstenite::error::{CapacityError, ProtocolError};
-use tungstenite::protocol::WebSocketConfig;
-use tungstenite::{Error as WsError, HandshakeError, Message, WebSocket};
+use tungstenite::{Error as WsError, HandshakeError};
 
 /// How long past its interval a `CMD_short:<d>` waits for the next byte.
 const SHORT_GRACE: Duration = Duration::from_secs(30);
-
-/// tungstenite's read size: large enough that a flood costs few `recv()`
-/// calls (1 GiB in 1024), small enough that an idle connection costs
-/// little.
-const READ_BUFFER: usize = 1 << 20;
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -37,30 +31,26 @@ pub struct Options {
     pub tls: Option<Arc<ClientConfig>>,
     pub connect_timeout: Duration,
     pub idle_timeout: Duration,
-    pub max_message_size: usize,
-    pub max_frame_size: usize,
+    pub limits: Limits,
 }
 
-/// Standard output, flushed when the socket is drained.
-pub type Output = BufWriter<File>;
-
-/// What one command took.
+/// What one command took, as `--stats` says it: messages, as the
+/// handout's question about `on_message` asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stats {
-    pub messages: u64,
-    pub bytes: u64,
+pub struct Report {
+    pub stats: Stats,
     /// Whether the server ended with the close handshake, or just closed
     /// the TCP connection.
     pub close_handshake: bool,
 }
 
-impl fmt::Display for Stats {
+impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "{} message(s) received, {} bytes, {}",
-            self.messages,
-            self.bytes,
+            self.stats.messages,
+            self.stats.bytes,
             if self.close_handshake {
                 "closed with the close handshake"
             } else {
@@ -150,112 +140,51 @@ impl Write for Transport {
     }
 }
 
+impl Source for Frames<Transport> {
+    const FRAMING: Framing = Framing::Messages;
+
+    fn next(&mut self) -> io::Result<Event<'_>> {
+        Ok(match Frames::next(self)? {
+            Piece::Data(data) => Event::Data(data),
+            Piece::EndOfMessage => Event::EndOfMessage,
+            Piece::End => Event::End,
+        })
+    }
+
+    fn drained(&mut self) -> bool {
+        !self.buffered() && bytes_waiting(self.get_ref().tcp()).unwrap_or(0) == 0
+    }
+
+    fn recv_calls(&self) -> u64 {
+        Frames::recv_calls(self)
+    }
+}
+
 /// Connects, sends `command`, prints the answer to `out` until the server
 /// closes.
 pub fn run_command(
     options: &Options,
     command: &Command,
     out: &mut Output,
-) -> anyhow::Result<Stats> {
+) -> anyhow::Result<Report> {
     let idle = match command {
         Command::Short { interval, .. } => options.idle_timeout.max(*interval + SHORT_GRACE),
         Command::Floodme => options.idle_timeout,
     };
-    let mut ws = open(options, idle)?;
-    ws.send(Message::text(command.to_string()))
+    let mut frames = open(options, idle)?;
+    frames
+        .send_text(&command.to_string())
         .with_context(|| format!("sending {command}"))?;
-
-    let mut printer = Printer::new(command);
-    let mut close_handshake = false;
-    loop {
-        let message = match ws.read() {
-            Ok(message) => message,
-            Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => break,
-            // EOF without a close frame: the server is done all the same,
-            // and every complete message has been printed; unless the end
-            // came inside a frame, or between the fragments of a message:
-            // a truncated answer, which must not pass for a whole one.
-            Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {
-                if ws.get_ref().in_the_middle() {
-                    out.flush().ok();
-                    return Err(cut_short(command));
-                }
-                break;
-            }
-            // The same over TLS without close_notify (which many servers,
-            // Python's websockets among them, skip after the close
-            // handshake).
-            Err(WsError::Io(io)) if io.kind() == ErrorKind::UnexpectedEof => {
-                if ws.get_ref().in_the_middle() {
-                    out.flush().ok();
-                    return Err(cut_short(command));
-                }
-                break;
-            }
-            Err(err) => {
-                out.flush().ok();
-                return Err(explain(err, command, idle, options));
-            }
-        };
-        match message {
-            Message::Text(text) => printer.message(text.as_bytes(), out),
-            Message::Binary(bytes) => printer.message(&bytes, out),
-            Message::Close(_) => {
-                // tungstenite queued the answering close frame; the next
-                // read sends it and returns ConnectionClosed once the
-                // server closes the TCP connection.
-                close_handshake = true;
-                continue;
-            }
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-        }
-        .context("writing to stdout")?;
-        if bytes_waiting(ws.get_ref().inner().tcp()).unwrap_or(0) == 0 {
-            out.flush().context("writing to stdout")?;
-        }
-    }
-    printer.finish(out).context("writing to stdout")?;
-    out.flush().context("writing to stdout")?;
-    Ok(Stats {
-        messages: printer.messages(),
-        bytes: printer.bytes(),
-        close_handshake,
+    let stats = common::receive::receive(&mut frames, command, idle, "", out)?;
+    Ok(Report {
+        stats,
+        close_handshake: frames.close_handshake,
     })
-}
-
-/// The answer ended inside a message (see `frames`).
-fn cut_short(command: &Command) -> anyhow::Error {
-    anyhow::anyhow!(
-        "receiving {command}'s answer: the server closed the connection in the middle of a \
-         message"
-    )
-}
-
-/// The error of a failed read, said the way a user can act on it.
-fn explain(err: WsError, command: &Command, idle: Duration, options: &Options) -> anyhow::Error {
-    match err {
-        WsError::Io(io) if matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            anyhow::anyhow!(
-                "waiting for {command}'s answer: nothing for {} s; the server is silent \
-                 (raise --timeout for a slow server)",
-                idle.as_secs_f64()
-            )
-        }
-        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => anyhow::anyhow!(
-            "receiving {command}'s answer: a message or frame of {size} bytes is over the \
-             limit of {max_size} bytes (raise --max-message-size, now {}, or --max-frame-size, \
-             now {})",
-            options.max_message_size,
-            options.max_frame_size
-        ),
-        WsError::Io(io) => anyhow::Error::new(io).context(format!("receiving {command}'s answer")),
-        err => anyhow::Error::new(err).context(format!("receiving {command}'s answer")),
-    }
 }
 
 /// Connects to the first address of the host that answers, then TLS (for
 /// `wss://`) and the WebSocket opening handshake.
-fn open(options: &Options, idle: Duration) -> anyhow::Result<WebSocket<Tracked<Transport>>> {
+fn open(options: &Options, idle: Duration) -> anyhow::Result<Frames<Transport>> {
     let target = &options.target;
     let (tcp, _) = common::addr::connect(&target.host, target.port, options.connect_timeout)?;
     tcp.set_read_timeout(Some(idle))
@@ -274,13 +203,12 @@ fn open(options: &Options, idle: Duration) -> anyhow::Result<WebSocket<Tracked<T
             Transport::Tls(Box::new(StreamOwned::new(conn, tcp)))
         }
     };
-    let config = WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .max_message_size(Some(options.max_message_size))
-        .max_frame_size(Some(options.max_frame_size));
-    let transport = Tracked::new(transport);
-    match tungstenite::client::client_with_config(target.url.as_str(), transport, Some(config)) {
-        Ok((ws, _response)) => Ok(ws),
+    let transport = UntilBlankLine::new(transport);
+    match tungstenite::client::client(target.url.as_str(), transport) {
+        Ok((ws, _response)) => {
+            let (transport, read_ahead) = ws.into_inner().into_parts();
+            Ok(Frames::new(transport, &read_ahead, options.limits))
+        }
         Err(HandshakeError::Failure(err)) => {
             let why = match err {
                 WsError::Http(response) => anyhow::anyhow!(

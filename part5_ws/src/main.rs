@@ -11,17 +11,17 @@
 //! - `CMD_short:<d>`: each PMU message on its own line as soon as it has
 //!   arrived, exactly as sent (binary or text frames alike).
 //! - `CMD_floodme`: the message's bytes exactly, plus one newline if it
-//!   does not end with one. tungstenite hands over whole messages, so a
-//!   flood is held in memory once (about its size in RSS) before it is
-//!   written; `--max-message-size` (default 1 GiB, tungstenite's own
-//!   default of 64 MiB being too small for floodme) bounds it, and
-//!   `--max-frame-size` (default: the same) bounds one frame.
+//!   does not end with one, written as its frames arrive: memory does not
+//!   grow with the message (`frames`). `--max-message-size` (default 1 GiB)
+//!   and `--max-frame-size` (default: the same) bound what is accepted.
 //! - Several commands run in order, one connection each.
 //! - The server's close handshake ends a command; so does a server that
 //!   just closes the TCP connection, with every message already printed
 //!   (`--stats` says which it was). A reset, a time-out, a protocol
 //!   error, or a close in the middle of a message (`frames`) is an error
-//!   (status 1), after the messages that arrived whole are printed.
+//!   (status 1), after what arrived is printed: `CMD_short`'s messages
+//!   whole only (each is held until complete, up to 64 KiB), a flood's
+//!   bytes as they came.
 //! - `--stats`: messages received and bytes per command, on stderr (the
 //!   handout's question about `on_message`: one call per message).
 //!
@@ -30,15 +30,14 @@
 //! the host is tried in turn (IPv6 first) within `--connect-timeout`, and
 //! `--timeout` bounds the wait for each read. `wss://` wraps the stream in
 //! rustls (TLS 1.2 and 1.3, the ring provider), trusting `--ca FILE` (PEM)
-//! or, without it, the system's CA store. Output is flushed whenever the
-//! socket's receive queue is empty, as in `part2_pdc`. Large blocks (the
-//! flood) are backed by transparent huge pages where the kernel allows,
-//! which saves most of the page faults of a 256 MiB message (`alloc`).
+//! or, without it, the system's CA store. tungstenite does the opening
+//! handshake; the frames are read here, streamed (`frames`), through the
+//! receive loop of `part2_pdc` (`common::receive`).
 
-mod alloc;
+#![forbid(unsafe_code)]
+
 mod client;
 mod frames;
-mod printer;
 mod target;
 
 use anyhow::Context;
@@ -79,9 +78,6 @@ struct Cli {
     commands: Vec<Command>,
 }
 
-#[global_allocator]
-static ALLOCATOR: alloc::HugePageHint = alloc::HugePageHint;
-
 fn main() -> ExitCode {
     common::cli::main("part5_ws", run)
 }
@@ -93,15 +89,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             "--ca is for wss:// URLs; a ws:// URL has no certificate to check",
         ));
     }
-    let size = |bytes: u64, flag: &str| {
-        usize::try_from(bytes)
-            .ok()
-            .filter(|&b| b > 0 && b <= isize::MAX as usize)
-            .ok_or_else(|| {
-                common::cli::usage(format!(
-                    "{flag} must be from 1 byte to what this machine can address"
-                ))
-            })
+    let size = |bytes: u64, flag: &str| match bytes {
+        0 => Err(common::cli::usage(format!(
+            "{flag} must be at least 1 byte"
+        ))),
+        b => Ok(b),
     };
     let max_message_size = size(cli.max_message_size, "--max-message-size")?;
     let max_frame_size = size(
@@ -117,10 +109,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         tls,
         connect_timeout: cli.connect_timeout,
         idle_timeout: cli.timeout,
-        max_message_size,
-        max_frame_size,
+        limits: frames::Limits {
+            max_message: max_message_size,
+            max_frame: max_frame_size,
+        },
     };
-    let mut out = common::output::stdout().context("opening stdout")?;
+    let mut out = common::output::Output::stdout().context("opening stdout")?;
     for command in &cli.commands {
         let stats = client::run_command(&options, command, &mut out)?;
         if cli.stats {

@@ -2,14 +2,14 @@
 //! against `--ca` and its name, the answer printed as `part2_pdc` prints it.
 
 use crate::say;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use common::Command;
-use common::output::{PmuPrinter, bytes_waiting};
+use common::output::{Framing, Output, bytes_waiting};
+use common::receive::{Event, Source};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 use std::fmt;
-use std::fs::File;
-use std::io::{self, BufRead, BufWriter, ErrorKind, Read, Write};
+use std::io::{self, BufRead, ErrorKind, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,7 +93,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         config: Arc::new(config),
         server_name,
     };
-    let mut out = common::output::stdout().context("opening stdout")?;
+    let mut out = Output::stdout().context("opening stdout")?;
     for command in &client.options.commands {
         let stats = client.run_command(command, &mut out)?;
         if client.options.stats {
@@ -106,7 +106,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
 impl Client {
     /// Connects, verifies, sends `command`, prints the answer until the
     /// server closes.
-    fn run_command(&self, command: &Command, out: &mut BufWriter<File>) -> anyhow::Result<Stats> {
+    fn run_command(&self, command: &Command, out: &mut Output) -> anyhow::Result<Stats> {
         let options = &self.options;
         let (sock, addr) =
             common::addr::connect(&options.host, options.port, options.connect_timeout)?;
@@ -148,58 +148,74 @@ impl Client {
             return Err(err).with_context(|| format!("sending {command} to {peer}"));
         }
 
-        let mut printer = PmuPrinter::new(command);
-        loop {
-            // The decrypted record itself, not a copy of it.
-            let chunk = match tls.fill_buf() {
-                Ok(chunk) => chunk,
-                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-                Err(err) if err.kind() == ErrorKind::UnexpectedEof => {
-                    // Python's ssl server (the course's) closes without
-                    // close_notify: the end of the answer all the same.
-                    if options.verbose {
-                        say(format_args!(
-                            "the server closed without close_notify (a truncated answer \
-                             could not be told apart)"
-                        ));
-                    }
-                    break;
-                }
-                Err(err) => {
-                    out.flush().ok();
-                    if let Some(TlsError::TimedOut { .. }) = TlsError::from_io(&err) {
-                        bail!(
-                            "waiting for {command}'s answer: nothing for {} s; the server is \
-                             silent (raise --timeout for a slow server)",
-                            idle.as_secs_f64()
-                        );
-                    }
-                    return Err(flatten(err))
-                        .with_context(|| format!("receiving {command}'s answer from {peer}"));
-                }
-            };
-            if chunk.is_empty() {
-                break;
-            }
-            printer.feed(chunk, out).context("writing to stdout")?;
-            let n = chunk.len();
-            tls.consume(n);
-            // Flush when the next read would block: nothing left in rustls
-            // or in our buffer, and nothing in the socket's receive queue.
-            if !tls.has_buffered_input() && bytes_waiting(tls.socket()).unwrap_or(0) == 0 {
-                out.flush().context("writing to stdout")?;
-            }
-        }
-        printer.finish(out).context("writing to stdout")?;
-        out.flush().context("writing to stdout")?;
+        let mut source = TlsSource {
+            tls: &mut tls,
+            consumed: 0,
+            verbose: options.verbose,
+        };
+        let answer =
+            common::receive::receive(&mut source, command, idle, &format!(" from {peer}"), out)?;
         let stats = Stats {
             recv_calls: tls.recv_calls(),
             tls_bytes: tls.bytes_received(),
-            bytes: printer.bytes(),
-            messages: printer.messages(),
+            bytes: answer.bytes,
+            messages: answer.messages,
         };
         tls.close_now();
         Ok(stats)
+    }
+}
+
+/// The decrypted stream as the shared receive loop reads it: each record's
+/// plaintext handed over where rustls holds it, not copied.
+struct TlsSource<'a> {
+    tls: &'a mut TlsSocket,
+    /// Bytes handed over by the last `next`, consumed at the next call.
+    consumed: usize,
+    verbose: bool,
+}
+
+impl Source for TlsSource<'_> {
+    const FRAMING: Framing = Framing::Stream;
+
+    fn next(&mut self) -> io::Result<Event<'_>> {
+        self.tls.consume(std::mem::take(&mut self.consumed));
+        match self.tls.fill_buf() {
+            Ok([]) => Ok(Event::End),
+            Ok(chunk) => {
+                self.consumed = chunk.len();
+                Ok(Event::Data(chunk))
+            }
+            Err(err) if err.kind() == ErrorKind::UnexpectedEof => {
+                // Python's ssl server (the course's) closes without
+                // close_notify: the end of the answer all the same.
+                if self.verbose {
+                    say(format_args!(
+                        "the server closed without close_notify (a truncated answer \
+                         could not be told apart)"
+                    ));
+                }
+                Ok(Event::End)
+            }
+            Err(err) => Err(match TlsError::from_io(&err) {
+                Some(TlsError::TimedOut { .. }) => ErrorKind::TimedOut.into(),
+                // The TLS error alone, so that the one-line report does not
+                // say it twice.
+                Some(tls) => io::Error::new(err.kind(), tls.to_string()),
+                None => err,
+            }),
+        }
+    }
+
+    fn drained(&mut self) -> bool {
+        // Nothing left in rustls or in our buffer, and nothing in the
+        // socket's receive queue: the next read would block.
+        self.tls.consume(std::mem::take(&mut self.consumed));
+        !self.tls.has_buffered_input() && bytes_waiting(self.tls.socket()).unwrap_or(0) == 0
+    }
+
+    fn recv_calls(&self) -> u64 {
+        self.tls.recv_calls()
     }
 }
 

@@ -5,4 +5,5 @@ mod errors;
 mod faults;
 mod floodme;
 mod short;
+mod splice;
 mod util;

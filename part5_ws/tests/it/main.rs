@@ -5,4 +5,5 @@ mod errors;
 mod faults;
 mod interop;
 mod lab_server;
+mod streaming;
 mod util;
