@@ -158,6 +158,8 @@ pub struct Handin {
     /// What else the report says: ignored files, two candidates, notes on
     /// interpreters.
     pub findings: Vec<String>,
+    /// The findings on one part's program, also shown beside its grade.
+    pub part_notes: BTreeMap<Part, Vec<String>>,
     /// Where a zip was unpacked, removed with the hand-in.
     _unpacked: Option<crate::grade::TempDir>,
 }
@@ -206,6 +208,7 @@ impl Handin {
             dir,
             programs: BTreeMap::new(),
             findings: Vec::new(),
+            part_notes: BTreeMap::new(),
             _unpacked: unpacked,
         };
         handin.scan()?;
@@ -249,12 +252,14 @@ impl Handin {
                     !nums.is_empty() && nums == self.members
                 });
                 let chosen = exact.unwrap_or(&files[0]).clone();
-                self.findings.push(format!(
+                let note = format!(
                     "{} candidates for {}: {}; graded {chosen}",
                     files.len(),
                     part.label(),
                     files.join(", ")
-                ));
+                );
+                self.findings.push(note.clone());
+                self.part_notes.entry(part).or_default().push(note);
                 chosen
             } else {
                 files[0].clone()
@@ -262,6 +267,7 @@ impl Handin {
             let runner = runner_of(&self.dir.join(&chosen), &chosen).map(|(runner, note)| {
                 if let Some(note) = note {
                     self.findings.push(format!("{chosen}: {note}"));
+                    self.part_notes.entry(part).or_default().push(note);
                 }
                 runner
             });

@@ -400,7 +400,12 @@ fn summarize(
                     .iter()
                     .filter(|o| o.result.is_ok() && !o.skipped)
                     .count() as u32;
-                let mut reasons = Vec::new();
+                let mut reasons: Vec<String> = handin
+                    .as_ref()
+                    .ok()
+                    .and_then(|h| h.part_notes.get(&part))
+                    .cloned()
+                    .unwrap_or_default();
                 for o in &tests {
                     match &o.result {
                         Err(why) if o.skipped => {
@@ -500,7 +505,7 @@ fn write_group(out: &Path, g: &GroupGrade) -> Result<(), String> {
     for o in &g.outcomes {
         let _ = writeln!(
             report,
-            "{} {}: {} in {:.1} s",
+            "{} {}: {} ({:.1} s)",
             o.test.part().label(),
             o.test.name(),
             match &o.result {
@@ -708,7 +713,7 @@ impl Ran {
                 Ok(notes)
             }
             Err(why) => Err(match self.exit {
-                Some(s) if !s.success() => {
+                Some(s) if !s.success() && !why.contains(&proc::failed_status(s, &self.stderr)) => {
                     format!("{why}; {}", proc::failed_status(s, &self.stderr))
                 }
                 None if self.out.is_empty() => {
@@ -880,12 +885,11 @@ impl Tester<'_> {
                     log.requests
                 )),
                 None => Err(format!(
-                    "the server answered {} and it printed no such offset",
-                    log.answered
-                        .iter()
-                        .map(|x| format!("OFFSET:{x}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "the server answered {} of its {} requests (OFFSET:{} first) and it printed \
+                     none of those offsets",
+                    log.answered.len(),
+                    log.requests,
+                    log.answered[0]
                 )),
             };
             Ok(ran.body(result))
@@ -1205,7 +1209,9 @@ impl Tester<'_> {
         };
         let mut log = b"# what the staff's client received\n".to_vec();
         log.extend_from_slice(&got.stdout);
-        log.extend_from_slice(b"\n# the server's stdout\n");
+        log.extend_from_slice(
+            format!("\n# the connection ended: {end}\n# the server's stdout\n").as_bytes(),
+        );
         log.extend_from_slice(&server_out);
         Ok(Body {
             result,

@@ -16,7 +16,9 @@
 //! the handout's), `CMD_short:0`, then `recv(1024)` again and again until
 //! its window ends, printing what it gets; it never closes first. At the
 //! end it says on stderr how the stream ended: with `close_notify`,
-//! without (a TCP FIN alone: Python's `SSLSocket.close()`), or not at all.
+//! without (a TCP FIN alone: Python's `SSLSocket.close()`), or not at all;
+//! `OP_IGNORE_UNEXPECTED_EOF`, which some builds of Python set by default,
+//! is cleared so that the two are told apart.
 
 use std::path::Path;
 
@@ -33,6 +35,8 @@ try:
     ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
 except (ssl.SSLError, ValueError, AttributeError):
     pass
+# Some builds (Debian's) ignore an EOF without close_notify by default.
+ctx.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
 end = time.monotonic() + window
 try:
     raw = socket.create_connection((host, port), timeout=window)
@@ -59,7 +63,7 @@ while True:
         how = "eof"
         break
     except (ssl.SSLError, OSError) as e:
-        how = "error %s" % e
+        how = "eof" if "UNEXPECTED_EOF" in str(e) else "error %s" % e
         break
     if not data:
         how = "close_notify"
