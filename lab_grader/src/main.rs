@@ -5,6 +5,7 @@
 //! lab_grader [--bin-dir target/release] [--part N]... [--case TEXT]... [--time-limit SECS] [--seed N]
 //! lab_grader report [--bin-dir target/release] [--out REPORT.md] [--runs 100] [--loss 0.3]
 //! lab_grader handin Lab3_<C1>_<C2>[.zip] [--out DIR] [--jobs 4] [--ca cacert.pem]
+//! lab_grader Lab3_<C1>_<C2>[.zip]          (the same as `handin`)
 //! lab_grader class DIR --out OUT [--jobs 4] [--ca cacert.pem]
 //! ```
 //!
@@ -17,7 +18,10 @@
 //! contains the text. Every case has a time limit (`--time-limit`
 //! replaces them all): a hanging executable is killed and fails.
 //!
-//! `handin` and `class` grade hand-ins as the course received them
+//! `--bin-dir` keeps this project's own calling convention (`--host`,
+//! `--port` …), for its own executables under their built or submission
+//! names (`make grade`). `handin` and `class` — and a hand-in given alone,
+//! `lab_grader Lab3_<C1>_<C2>` — grade hand-ins as the course received them
 //! (programs in any language, the course's calling convention, each in a
 //! box): see the library's `course`. `handin` prints the table and exits 1
 //! unless every part passed; `class` grades every `Lab3_*` folder or zip of
@@ -93,6 +97,9 @@ struct ClassArgs {
 
 #[derive(Debug, Args)]
 struct GradeArgs {
+    /// A hand-in to grade as the course ran it (a Lab3_<C1>_<C2> folder or zip): same as `handin PATH`
+    #[arg(value_name = "HANDIN", conflicts_with_all = ["bin_dir", "parts", "cases", "time_limit", "seed"])]
+    handin: Option<PathBuf>,
     /// The executables: built names (part2_pdc …) or a submission folder (Part2_<C1>_<C2> …)
     #[arg(long, default_value = "target/release", value_name = "DIR")]
     bin_dir: PathBuf,
@@ -188,7 +195,18 @@ fn grade_course(
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Some(Sub::Handin(args)) = &cli.command {
+    let positional = match (&cli.command, &cli.grade.handin) {
+        (None, Some(path)) => Some(HandinArgs {
+            path: path.clone(),
+            out: None,
+            course: CourseArgs { jobs: 4, ca: None },
+        }),
+        _ => None,
+    };
+    if let Some(args) = positional.as_ref().or(match &cli.command {
+        Some(Sub::Handin(args)) => Some(args),
+        _ => None,
+    }) {
         if !args.path.exists() {
             return Err(common::cli::usage(format!(
                 "{}: no such hand-in folder or zip",

@@ -357,3 +357,46 @@ fn a_class_is_graded_end_to_end_every_mistake_caught() {
     assert_eq!(boxed, 0, "processes of the boxes' users still run");
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Without root (run here as `nobody`): it says so, grades Part 6 alone
+/// on the machine's loopback (or skips it when port 5003 is taken) and
+/// skips the rest, instead of letting a hand-in reach the network.
+#[test]
+fn without_root_only_part_6_is_graded_and_the_rest_skipped() {
+    if !is_root() {
+        eprintln!("SKIPPED without_root_only_part_6_is_graded…: needs root to become nobody");
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("lab_grader-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let run = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_lab_grader"))
+        .arg("handin")
+        .arg(handins().join("Lab3_100001_100002"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    eprintln!("{stdout}{stderr}");
+    assert_eq!(run.status.code(), Some(1), "not every part passed");
+    assert!(stderr.contains("not root"), "{stderr}");
+    let grades = read_grades(&out.join("grades.csv"));
+    let row = |part: &str| &grades[&("Lab3_100001_100002".to_string(), part.to_string())];
+    for part in ["Part2", "Part3", "Part4_Receiver", "Part4_Sender", "Part5"] {
+        let r = row(part);
+        assert_eq!(r.verdict, "SKIP", "{part}: {}", r.reason);
+        assert!(r.reason.contains("needs root"), "{part}: {}", r.reason);
+    }
+    let r = row("Part6_PMU");
+    assert!(
+        r.verdict == "PASS" || (r.verdict == "SKIP" && r.reason.contains("in use")),
+        "{} {}",
+        r.verdict,
+        r.reason
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

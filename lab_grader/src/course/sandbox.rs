@@ -161,8 +161,8 @@ pub fn in_netns<T: Send>(ns: Option<&Netns>, f: impl FnOnce() -> T + Send) -> Re
 /// The hosts file of the box: the lab's names on loopback.
 pub const HOSTS: &str = "127.0.0.1\tlocalhost\n\
 ::1\tlocalhost ip6-localhost ip6-loopback\n\
-127.0.0.1\ttcpip.epfl.ch tcpip lab.tcpip.epfl.ch\n\
-::1\ttcpip.epfl.ch tcpip lab.tcpip.epfl.ch\n";
+127.0.0.1\ttcpip.epfl.ch tcpip\n\
+::1\ttcpip.epfl.ch tcpip\n";
 
 /// The box's resource limits.
 #[derive(Debug, Clone, Copy)]
@@ -304,10 +304,13 @@ pub fn sweep_uid(uid: u32) {
 }
 
 /// Copies the hand-in folder `from` to `to` (regular files and folders;
-/// links and others are left out), owned by `uid` when given.
+/// links and others are left out), owned by `uid` when given; the other
+/// boxes' users cannot look in.
 pub fn copy_tree(from: &Path, to: &Path, uid: Option<u32>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(to)?;
     chown(to, uid)?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700))?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let kind = entry.file_type()?;
@@ -315,7 +318,9 @@ pub fn copy_tree(from: &Path, to: &Path, uid: Option<u32>) -> std::io::Result<()
         if kind.is_dir() {
             copy_tree(&entry.path(), &dest, uid)?;
         } else if kind.is_file() {
-            std::fs::copy(entry.path(), &dest)?;
+            std::fs::copy(entry.path(), &dest).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("{}: {e}", entry.path().display()))
+            })?;
             chown(&dest, uid)?;
         }
     }
