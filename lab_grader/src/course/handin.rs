@@ -430,6 +430,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn programs_run_by_shebang_extension_or_content_and_missing_interpreters_are_said() {
+        let dir = std::env::temp_dir().join(format!("lab_grader-runner-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let runner = |name: &str, text: &[u8]| {
+            std::fs::write(dir.join(name), text).unwrap();
+            runner_of(&dir.join(name), name)
+        };
+        let interp = |r: Result<(Runner, Option<String>), String>| match r {
+            Ok((Runner::Interpreter(argv), _)) => argv[0].rsplit('/').next().unwrap().to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(runner("a", b"\x7fELF\x02\x01").unwrap().0, Runner::Direct);
+        assert_eq!(
+            interp(runner("b", b"#!/usr/bin/env python3\nimport socket\n")),
+            "python3"
+        );
+        assert_eq!(interp(runner("c.py", b"import socket\n")), "python3");
+        assert_eq!(interp(runner("d", b"import socket\nprint(1)\n")), "python3");
+        assert_eq!(interp(runner("e", b"#!/bin/sh\necho\n")), "sh");
+        let why = runner("f", b"hello\n").unwrap_err();
+        assert!(why.contains("cannot tell how to run f"), "{why}");
+        if find_program("ruby").is_none() {
+            let why = runner("g.rb", b"puts 1\n").unwrap_err();
+            assert!(why.contains("g.rb needs ruby"), "{why}");
+        }
+        if find_program("python").is_none() {
+            let (_, note) = runner("h", b"#!/usr/bin/python\nimport os\n").unwrap();
+            assert!(note.unwrap().contains("python is not installed"));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn parts_are_read_from_names_as_students_wrote_them() {
         for (name, part) in [
             ("Part2_226371_229049", Part::Part2),

@@ -95,6 +95,8 @@ const TV_GROUP: Ipv4Addr = Ipv4Addr::new(224, 1, 1, 1);
 const TV_INTERVAL: Duration = Duration::from_millis(300);
 /// What a program that has printed everything gets to print more.
 const GRACE: Duration = Duration::from_millis(500);
+/// How long the Part 6 server has to listen on port 5003.
+const LISTEN_WAIT: Duration = Duration::from_secs(8);
 /// Stdout kept per test.
 const STDOUT_KEPT: usize = 4 << 20;
 
@@ -1115,7 +1117,7 @@ impl Tester<'_> {
             return Ok(body);
         }
         let mut server = self.start(&[], None)?;
-        let until = Instant::now() + Duration::from_secs(5);
+        let until = Instant::now() + LISTEN_WAIT;
         let mut ports = Vec::new();
         while Instant::now() < until {
             ports = listening();
@@ -1135,11 +1137,15 @@ impl Tester<'_> {
                     proc::last_line(&server.stderr())
                 )
             } else if ports.is_empty() {
-                format!("nothing listens on localhost:{PMU_PORT} after 5 s")
+                format!(
+                    "nothing listens on localhost:{PMU_PORT} after {} s",
+                    LISTEN_WAIT.as_secs()
+                )
             } else {
                 format!(
-                    "nothing listens on localhost:{PMU_PORT} after 5 s (the staff's client \
+                    "nothing listens on localhost:{PMU_PORT} after {} s (the staff's client \
                      connects there); the server listens on {}",
+                    LISTEN_WAIT.as_secs(),
                     ports
                         .iter()
                         .map(u16::to_string)

@@ -19,7 +19,9 @@
 //!   open files, no core dumps; the wall clock is the grader's (every wait
 //!   has a deadline), after which the program's process group is killed
 //!   and every process of its uid with it ([`sweep_uid`]), so that nothing
-//!   it started — a double fork or a `setsid` included — survives.
+//!   it started — a double fork or a `setsid` included — survives. If the
+//!   grader itself dies, the program gets `SIGKILL` (`PR_SET_PDEATHSIG`),
+//!   and the namespaces a killed grader left are deleted by the next run.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -277,6 +279,9 @@ pub fn command(argv: &[String], spec: &BoxSpec) -> Result<Command, String> {
                     return Err(std::io::Error::last_os_error());
                 }
             }
+            // Killed if the grader dies first (a Ctrl-C): set after the
+            // change of user, which clears it.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
             Ok(())
         });
     }
