@@ -17,6 +17,7 @@
 
 pub mod bins;
 pub mod checks;
+pub mod course;
 pub mod grade;
 pub mod part1;
 pub mod part2;

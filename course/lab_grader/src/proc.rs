@@ -31,6 +31,8 @@ pub struct Running {
     stderr_reader: thread::JoinHandle<()>,
     started: Instant,
     status: Option<ExitStatus>,
+    /// The child leads a process group of its own.
+    group: bool,
 }
 
 /// What [`Running::next_chunk`] found.
@@ -68,8 +70,21 @@ pub fn spawn(exe: &Path, args: &[String], stdin: Option<Vec<u8>>) -> Result<Runn
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| exe.display().to_string());
-    let mut child = Command::new(exe)
-        .args(args)
+    let mut cmd = Command::new(exe);
+    cmd.args(args);
+    spawn_command(cmd, name, stdin, false)
+}
+
+/// Starts `cmd`, called `name` in verdicts, with `stdin` as [`spawn`];
+/// `group`: the command makes its own process group (a boxed program), and
+/// the whole group is killed with it.
+pub fn spawn_command(
+    mut cmd: Command,
+    name: String,
+    stdin: Option<Vec<u8>>,
+    group: bool,
+) -> Result<Running, String> {
+    let mut child = cmd
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -126,6 +141,7 @@ pub fn spawn(exe: &Path, args: &[String], stdin: Option<Vec<u8>>) -> Result<Runn
         stderr_reader,
         started: Instant::now(),
         status: None,
+        group,
     })
 }
 
@@ -254,6 +270,12 @@ impl Running {
     pub fn kill(&mut self) {
         if self.status.is_some() {
             return;
+        }
+        if self.group {
+            // SAFETY: kill(2) of the process group the child leads.
+            unsafe {
+                libc::kill(-(self.child.id() as libc::pid_t), libc::SIGKILL);
+            }
         }
         kill_tree(self.child.id());
         let _ = self.child.kill();

@@ -5,6 +5,7 @@ mod broken_pdc;
 mod broken_reset;
 mod broken_sender;
 mod broken_tls_server;
+mod course_mode;
 mod missing_and_skipped;
 mod our_binaries;
 mod report_path;
