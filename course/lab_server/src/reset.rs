@@ -65,7 +65,7 @@ pub fn serve(socket: UdpSocket, shared: Arc<Shared>, started: Instant) {
         let reply = match Reset::parse(request) {
             Some(reset) => {
                 if rng.random_bool(config.loss.clamp(0.0, 1.0)) {
-                    shared.log(format_args!("{peer}: RESET:{} dropped", reset.0));
+                    shared.log_from(peer, format_args!("RESET:{} dropped", reset.0));
                     continue;
                 }
                 let offset = Offset {
@@ -73,18 +73,17 @@ pub fn serve(socket: UdpSocket, shared: Arc<Shared>, started: Instant) {
                     sep: config.offset_sep,
                 };
                 let wire = offset.to_wire();
-                shared.log(format_args!(
-                    "{peer}: RESET:{} -> {}",
-                    reset.0,
-                    String::from_utf8_lossy(&wire)
-                ));
+                shared.log_from(
+                    peer,
+                    format_args!("RESET:{} -> {}", reset.0, netserve::log::Peer(&wire)),
+                );
                 wire
             }
             None => {
-                shared.log(format_args!(
-                    "{peer}: wrong command {:?}",
-                    request.escape_ascii().to_string()
-                ));
+                shared.log_from(
+                    peer,
+                    format_args!("wrong command {}", netserve::log::Peer(request)),
+                );
                 netserve::pmu::WRONG_COMMAND.to_vec()
             }
         };

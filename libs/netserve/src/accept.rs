@@ -10,13 +10,19 @@
 //! connection arrives:
 //!
 //! - if its source (IP address) already holds [`ConnectionLimit::per_source`]
-//!   places, it takes the place of that source's oldest waiting connection,
-//!   or is refused (closed at once) when all of that source's connections
-//!   are being served;
-//! - else, if every place is taken, it takes the place of the oldest
-//!   waiting connection of any source, or is refused when every connection
-//!   is being served;
+//!   places (three quarters of the cap by default), it takes the place of
+//!   one of that source's waiting connections, or is refused (closed at
+//!   once) when there is none it may take;
+//! - else, if every place is taken, it takes the place of a waiting
+//!   connection of any source, or is refused when there is none it may
+//!   take;
 //! - else it gets a free place.
+//!
+//! The waiting connection that gives its place is the oldest one whose
+//! client has already closed or reset it, else the oldest one with nothing
+//! unread in its socket (one `poll(2)` over the candidates). One whose
+//! request has arrived but not yet been read by its thread is never taken:
+//! it is about to be served.
 //!
 //! A connection that loses its place is shut down (`shutdown(Both)` on a
 //! clone of its socket kept in the registry): its thread's blocking read
@@ -28,6 +34,8 @@
 //! it may hold its place is bounded by each server's write time-out and
 //! answer size.
 //!
+//! Threads of evicted connections end within moments; the accept loop
+//! waits for them when a crowd would take live threads past twice the cap.
 //! Each connection's thread has a small stack ([`DEFAULT_STACK`], raised by
 //! the TLS servers with [`ConnectionLimit::stack_size`]), so that the
 //! places cost little memory; and [`accept_loop`] raises the soft limit on
@@ -38,6 +46,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -95,6 +104,9 @@ pub fn bind_listeners(
 #[derive(Debug, Clone)]
 pub struct ConnectionLimit {
     registry: Arc<Mutex<Registry>>,
+    /// Connection threads alive, evicted ones that have not ended yet
+    /// included.
+    threads: Arc<AtomicUsize>,
     max: usize,
     per_source: usize,
     stack_size: usize,
@@ -114,6 +126,54 @@ struct Entry {
     /// A clone of the connection's socket while it waits for its request:
     /// what eviction shuts down. `None` once it is being served.
     waiting: Option<TcpStream>,
+}
+
+/// The connection that gives its place, among the waiting ones `of`
+/// selects: the oldest one its client has already closed or reset (its
+/// thread has not seen it yet), else the oldest one with nothing unread in
+/// its socket. A waiting connection whose request is in its socket, not
+/// yet read by its thread, is never taken: it is about to be served (a
+/// storm of connections from the same source would otherwise evict a
+/// client between its request's arrival and its thread's first read).
+fn victim(entries: &[Entry], of: &dyn Fn(&Entry) -> bool) -> Option<usize> {
+    let candidates: Vec<(usize, &TcpStream)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| of(e))
+        .filter_map(|(i, e)| e.waiting.as_ref().map(|socket| (i, socket)))
+        .collect();
+    let ready = readiness(candidates.iter().map(|(_, socket)| *socket));
+    let gone = libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR;
+    let find = |pick: &dyn Fn(libc::c_short) -> bool| {
+        candidates
+            .iter()
+            .zip(&ready)
+            .find(|(_, revents)| pick(**revents))
+            .map(|((i, _), _)| *i)
+    };
+    find(&|r| r & gone != 0).or_else(|| find(&|r| r & libc::POLLIN == 0))
+}
+
+/// For each socket, what `poll(2)` says of it now (unread bytes, closed,
+/// reset), without waiting.
+#[allow(unsafe_code)]
+fn readiness<'a>(sockets: impl Iterator<Item = &'a TcpStream>) -> Vec<libc::c_short> {
+    use std::os::fd::AsRawFd;
+    let mut fds: Vec<libc::pollfd> = sockets
+        .map(|socket| libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN | libc::POLLRDHUP,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: poll reads and writes `fds.len()` pollfd structs of the
+    // vector, which lives across the call; timeout 0: it does not block.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    if rc < 0 {
+        // Cannot tell: every one counts as idle.
+        return vec![0; fds.len()];
+    }
+    fds.iter().map(|p| p.revents).collect()
 }
 
 /// What [`ConnectionLimit::admit`] decided.
@@ -160,12 +220,14 @@ impl Admission {
 }
 
 impl ConnectionLimit {
-    /// `max` places, half of them (rounded up) for one source at most.
+    /// `max` places, three quarters of them (rounded up) for one source at
+    /// most.
     pub fn new(max: usize) -> ConnectionLimit {
         ConnectionLimit {
             registry: Arc::new(Mutex::new(Registry::default())),
+            threads: Arc::new(AtomicUsize::new(0)),
             max,
-            per_source: max.div_ceil(2).max(1),
+            per_source: (max - max / 4).max(1),
             stack_size: DEFAULT_STACK,
         }
     }
@@ -193,17 +255,14 @@ impl ConnectionLimit {
         let mut registry = self.lock();
         let ip = peer.ip();
         let same = |e: &Entry| e.peer.ip() == ip;
-        let oldest_waiting = |entries: &[Entry], of: &dyn Fn(&Entry) -> bool| {
-            entries.iter().position(|e| e.waiting.is_some() && of(e))
-        };
         let from_source = registry.entries.iter().filter(|e| same(e)).count();
         let victim = if from_source >= self.per_source {
-            match oldest_waiting(&registry.entries, &same) {
+            match victim(&registry.entries, &same) {
                 Some(i) => Some(i),
                 None => return Admission::Refused(Refusal::PerSource(self.per_source)),
             }
         } else if registry.entries.len() >= self.max {
-            match oldest_waiting(&registry.entries, &|_| true) {
+            match victim(&registry.entries, &|_| true) {
                 Some(i) => Some(i),
                 None => return Admission::Refused(Refusal::Full(self.max)),
             }
@@ -301,6 +360,22 @@ impl Drop for Slot {
     }
 }
 
+/// One live connection thread, counted until dropped.
+struct ThreadCount(Arc<AtomicUsize>);
+
+impl ThreadCount {
+    fn new(count: &Arc<AtomicUsize>) -> ThreadCount {
+        count.fetch_add(1, Ordering::AcqRel);
+        ThreadCount(count.clone())
+    }
+}
+
+impl Drop for ThreadCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// What the accept loop tells its server, to log as it likes.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -393,11 +468,21 @@ pub fn accept_loop<H>(
                 continue;
             }
         };
+        // Evicted connections' threads end within moments of their
+        // shutdown; a crowd arriving faster waits for them here, so that
+        // threads stay under twice the cap (for at most a second).
+        let mut waited = 0;
+        while limit.threads.load(Ordering::Acquire) >= 2 * limit.max && waited < 1000 {
+            std::thread::sleep(Duration::from_millis(1));
+            waited += 1;
+        }
         let handle = handle.clone();
+        let threads = ThreadCount::new(&limit.threads);
         let spawned = std::thread::Builder::new()
             .name(thread_name.to_string())
             .stack_size(limit.stack_size)
             .spawn(move || {
+                let _alive = threads;
                 handle(stream, peer, &slot);
                 drop(slot);
             });
@@ -683,6 +768,37 @@ mod tests {
         }
         assert!(third.serving());
         assert_eq!(limit.waiting(), 1);
+    }
+
+    #[test]
+    fn a_closed_connection_goes_first_and_an_unread_request_never() {
+        let listener = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let limit = ConnectionLimit::new(3).with_per_source(3);
+        let (mut c1, s1) = pair(&listener);
+        let (c2, s2) = pair(&listener);
+        let (_c3, s3) = pair(&listener);
+        let (_c4, s4) = pair(&listener);
+        let (_c5, s5) = pair(&listener);
+        let (_a, _) = admitted(limit.admit(&s1, from("10.0.0.1", 1)));
+        let (_b, _) = admitted(limit.admit(&s2, from("10.0.0.2", 1)));
+        let (_c, _) = admitted(limit.admit(&s3, from("10.0.0.3", 1)));
+        // The oldest has its request in its socket; the second has left.
+        c1.write_all(b"CMD_short:0").unwrap();
+        drop(c2);
+        std::thread::sleep(Duration::from_millis(50));
+        let (_d, evicted) = admitted(limit.admit(&s4, from("10.0.0.4", 1)));
+        assert_eq!(evicted, Some(from("10.0.0.2", 1)), "the closed one");
+        let (_e, evicted) = admitted(limit.admit(&s5, from("10.0.0.5", 1)));
+        assert_eq!(
+            evicted,
+            Some(from("10.0.0.3", 1)),
+            "the idle one, not the request"
+        );
+        // Only the request and the newcomers are left: the request stays.
+        let (_c6, s6) = pair(&listener);
+        let (_f, evicted) = admitted(limit.admit(&s6, from("10.0.0.6", 1)));
+        assert_eq!(evicted, Some(from("10.0.0.4", 1)));
+        assert_eq!(limit.held_by("10.0.0.1".parse().unwrap()), 1);
     }
 
     #[test]
