@@ -37,7 +37,9 @@
 //!   answered. A crowd of idle connections thus never locks a client out.
 //! - `CMD_short:<d>` with `d` × `--messages` over 60 s is a wrong command;
 //!   a client that closes or resets during the sleeps between messages
-//!   frees its place at once (`netserve::accept::PeerWatch`).
+//!   frees its place at once (`netserve::accept::PeerWatch`; a FIN within
+//!   0.2 s of the command counts as a half-close, and that client gets its
+//!   whole answer).
 //! - The stderr log (`netserve::log`) quotes at most 64 of a peer's bytes,
 //!   escaped; logs at most 20 lines per source per 10 s and sums up the
 //!   rest; and never blocks a service: lines go through a bounded queue to

@@ -62,7 +62,10 @@ fn a_flipped_bit_is_rejected_without_plaintext() {
         line.starts_with("cbc_msg: error: message from [::1]:"),
         "{line}"
     );
-    assert!(line.ends_with(" rejected: authentication failed"), "{line}");
+    assert!(
+        line.ends_with(" rejected: authentication failed; connection closed"),
+        "{line}"
+    );
     assert!(!line.contains("secret"), "{line}");
     server.assert_quiet(Duration::from_millis(100));
     send("::1", &server.port(), &key, "still here");

@@ -146,10 +146,11 @@ fn a_connect_close_storm() {
     let mut slowest = Duration::ZERO;
     for i in 0..3 {
         slowest = slowest.max(secure.answers(&format!("during the storm ({i})")));
+        std::thread::sleep(Duration::from_millis(300));
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let pairs: usize = storms.into_iter().map(|t| t.join().unwrap()).sum();
-    assert!(pairs > 100, "{pairs} pairs");
+    assert!(pairs > 50, "{pairs} pairs");
     report_wait(
         "secure_cmd",
         &format!("connect/close storm ({pairs} pairs)"),
