@@ -19,10 +19,17 @@
 //! - refuses at start-up a key or certificate it could not use (RSA under
 //!   2048 bits, key not matching, expired or not-yet-valid, unreadable,
 //!   non-PEM or encrypted), saying what to do;
-//! - per connection a thread, at most `--max-connections` at once; a client
-//!   has `--handshake-timeout` (10 s) from connecting to sending its
-//!   command, and a send blocked for `--idle-timeout` (30 s) ends the
-//!   connection: a silent or half-open client never delays another;
+//! - per connection a thread (512 KiB of stack), at most
+//!   `--max-connections` at once, half of them at most for one IP address;
+//!   when none is free, a newcomer takes the place of the oldest connection
+//!   still in its TLS handshake or waiting for its command, which is closed
+//!   (`netserve::accept`); a client has `--handshake-timeout` (10 s) from
+//!   connecting to sending its command, and a send blocked for
+//!   `--idle-timeout` (30 s) ends the connection: a silent, half-open or
+//!   half-sent (ClientHello) client never locks another out;
+//! - `CMD_short:<d>` with `d` × messages over 60 s gets `Wrong command.`,
+//!   and a client that closes or resets during the sleeps between messages
+//!   frees its place at once;
 //! - answers like the course server: messages `This is PMU data <i>` from
 //!   0, one TLS record and one TCP send each; the flood in one write; then
 //!   close_notify and close, whether or not the client closes;
@@ -139,7 +146,7 @@ struct ServeArgs {
     /// Speak only this TLS version: 1.2 or 1.3
     #[arg(long, value_name = "VERSION")]
     tls_version: Option<TlsVersion>,
-    /// Connections served at once; more are closed on arrival
+    /// Connections at once; when all are taken, a newcomer replaces the oldest one still in its handshake or waiting for its command
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
     max_connections: u32,
     /// Seconds a client has from connecting to sending its command

@@ -3,7 +3,7 @@
 
 use crate::say;
 use anyhow::Context;
-use netserve::accept::{ConnectionLimit, Event};
+use netserve::accept::{ConnectionLimit, Event, PeerWatch, Slot};
 use netserve::pmu::{self, PmuSettings};
 use rustls::{ServerConfig, ServerConnection};
 use std::io;
@@ -28,6 +28,10 @@ const LINGER: Duration = Duration::from_secs(1);
 /// (`M_TRIM_THRESHOLD`), and faulting the pages in again for every chunk
 /// cost a third of the server's time in `make bench`.
 const FLOOD_CHUNK: usize = 96 * 1024;
+
+/// The stack of a connection's thread: a TLS handshake (rustls, ring)
+/// needs more than plain TCP, far less than Rust's default 2 MiB.
+const CONNECTION_STACK: usize = 512 * 1024;
 
 /// Bytes asked of each `recv()`: a server receives a handshake and a
 /// command, never a flood.
@@ -126,7 +130,8 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         },
         options,
     });
-    let limit = ConnectionLimit::new(shared.options.max_connections);
+    let limit =
+        ConnectionLimit::new(shared.options.max_connections).with_stack_size(CONNECTION_STACK);
     // Printed last and always (even with --quiet): a caller that reads it
     // knows the server is ready, and which port port 0 became.
     for listener in &listeners {
@@ -189,8 +194,11 @@ fn bind_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {
     anyhow::anyhow!("cannot listen on {addr}: {err}{hint}")
 }
 
-/// Accepts for ever; a connection over the cap is closed at once, so that
-/// a crowd of clients exhausts neither threads nor descriptors.
+/// Accepts for ever under the cap (`netserve::accept`): a connection still
+/// in its handshake or waiting for its command gives its place to a
+/// newcomer when none is free; one with no place it can take is closed at
+/// once, so that a crowd of clients exhausts neither threads nor
+/// descriptors.
 fn accept_loop(listener: TcpListener, limit: &ConnectionLimit, shared: Arc<Shared>) {
     let log = shared.clone();
     netserve::accept::accept_loop(
@@ -200,19 +208,20 @@ fn accept_loop(listener: TcpListener, limit: &ConnectionLimit, shared: Arc<Share
         || false,
         |event| match event {
             Event::AcceptFailed(err) => log.log(format_args!("accept failed: {err}")),
-            Event::OverCap { peer, max } => {
-                log.log(format_args!("{peer}: refused, {max} connections already"))
-            }
+            Event::Refused { peer, why } => log.log(format_args!("{peer}: refused: {why}")),
+            Event::Evicted { peer, evicted } => log.log(format_args!(
+                "{peer}: took the place of {evicted}, still in its handshake or without a command"
+            )),
             Event::NoThread { peer, error } => {
                 log.log(format_args!("{peer}: no thread to serve it: {error}"))
             }
         },
-        move |stream, peer| serve(stream, peer, &shared),
+        move |stream, peer, slot| serve(stream, peer, slot, &shared),
     );
 }
 
 /// One connection, from handshake to close; every outcome is one log line.
-fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
+fn serve(stream: TcpStream, peer: SocketAddr, slot: &Slot, shared: &Shared) {
     let accepted = Instant::now();
     let options = &shared.options;
     let conn = match ServerConnection::new(shared.config.clone()) {
@@ -274,9 +283,16 @@ fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) {
             return;
         }
     };
+    if !slot.serving() {
+        shared.log(format_args!(
+            "{peer}: {summary}: gave its place to a newer connection"
+        ));
+        return;
+    }
     tls.set_deadline(None);
     tls.set_buffer_limit(Some(FLOOD_CHUNK));
-    let result = pmu::send_answer(&mut tls, &request, &shared.pmu)
+    let mut watch = PeerWatch::new(tls.socket());
+    let result = pmu::send_answer(&mut tls, &request, &shared.pmu, |d| watch.sleep(d))
         .and_then(|answer| tls.close(LINGER).map(|()| answer));
     match result {
         Ok(answer) => shared.log(format_args!("{peer}: {summary}: {answer}")),

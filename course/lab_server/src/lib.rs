@@ -44,8 +44,22 @@
 //!   the bytes are a proper prefix of a command, such as `CMD_sho`.
 //! - The `CMD_floodme` text is built once, at start-up, and shared by every
 //!   connection.
-//! - A connection beyond `--max-connections` is accepted and closed at
-//!   once, so that a flood of clients cannot exhaust threads or descriptors.
+//! - Admission (`netserve::accept`): each TCP service has
+//!   `--max-connections` places, half of them at most for one IP address;
+//!   when none is free, a newcomer takes the place of the oldest connection
+//!   still waiting for its command (or WebSocket handshake), which is
+//!   closed, and is itself closed on arrival only when every place is being
+//!   answered. A crowd of idle connections thus never locks a client out.
+//! - `CMD_short:<d>` with `d` × `--messages` over 60 s is a wrong command;
+//!   a client that closes or resets during the sleeps between messages
+//!   frees its place at once (`netserve::accept::PeerWatch`; a FIN within
+//!   0.2 s of the command counts as a half-close, and that client gets its
+//!   whole answer).
+//! - The stderr log (`netserve::log`) quotes at most 64 of a peer's bytes,
+//!   escaped; logs at most 20 lines per source per 10 s and sums up the
+//!   rest; and never blocks a service: lines go through a bounded queue to
+//!   a thread that writes them, and are dropped (and counted) when stderr
+//!   is a pipe nobody reads.
 //! - After answering, the server half-closes, then reads and discards what
 //!   the client may still send for up to a second before closing, so that
 //!   unread bytes never turn the close into a reset that would destroy
@@ -66,7 +80,8 @@ mod tcp_info;
 mod tv;
 mod ws;
 
-use netserve::accept::{ConnectionLimit, Event};
+use netserve::accept::{ConnectionLimit, Event, Slot};
+use netserve::log::Logger;
 use std::collections::VecDeque;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -151,7 +166,8 @@ pub struct Config {
     pub udp_family: UdpFamily,
     /// `OFFSET=X` or `OFFSET:X`.
     pub offset_sep: OffsetSep,
-    /// TCP connections served at once; more are closed on arrival.
+    /// TCP connections served at once, per service (see the crate's
+    /// documentation for who gets a place when none is free).
     pub max_connections: usize,
     /// How long a client may take to send its command.
     pub read_timeout: Duration,
@@ -228,15 +244,22 @@ struct Shared {
     stop: AtomicBool,
     /// What the TCP and WebSocket PMUs send.
     pmu: netserve::pmu::PmuSettings,
+    /// stderr, rate-limited and never blocking (off with `log: false`).
+    logger: Logger,
     /// The last answered connections, with their TCP_INFO counters.
     connections: Mutex<VecDeque<ConnectionRecord>>,
 }
 
 impl Shared {
+    /// A line about the server itself.
     fn log(&self, line: std::fmt::Arguments<'_>) {
-        if self.config.log {
-            eprintln!("lab_server: {line}");
-        }
+        self.logger.line(None, line);
+    }
+
+    /// A line caused by `peer`: rate-limited per source address.
+    fn log_from(&self, peer: SocketAddr, line: std::fmt::Arguments<'_>) {
+        self.logger
+            .line(Some(peer.ip()), format_args!("{peer}: {line}"));
     }
 
     /// Reads the socket's `TCP_INFO` just before the server closes it, logs
@@ -250,11 +273,14 @@ impl Shared {
     ) {
         let record = tcp_info::record(service, peer, request, stream);
         match &record.counts {
-            Some(c) => self.log(format_args!(
-                "{peer}: {} data segments sent ({} segments in all, MSS {})",
-                c.data_segs_out, c.segs_out, c.snd_mss
-            )),
-            None => self.log(format_args!("{peer}: no TCP_INFO counters on this kernel")),
+            Some(c) => self.log_from(
+                peer,
+                format_args!(
+                    "{} data segments sent ({} segments in all, MSS {})",
+                    c.data_segs_out, c.segs_out, c.snd_mss
+                ),
+            ),
+            None => self.log_from(peer, format_args!("no TCP_INFO counters on this kernel")),
         }
         // A poisoned lock only means another connection's thread panicked
         // while pushing: the queue itself is sound.
@@ -296,10 +322,16 @@ impl LabServer {
             first_index: config.first_index,
             flood: hamlet_flood(config.flood_bytes as usize).into(),
         };
+        let logger = if config.log {
+            Logger::stderr("lab_server")
+        } else {
+            Logger::off()
+        };
         let shared = Arc::new(Shared {
             config,
             stop: AtomicBool::new(false),
             pmu,
+            logger,
             connections: Mutex::new(VecDeque::new()),
         });
         let mut server = LabServer {
@@ -459,7 +491,7 @@ fn accept_loop<E: std::fmt::Display + 'static>(
     limit: &ConnectionLimit,
     thread_name: &str,
     shared: Arc<Shared>,
-    serve: fn(std::net::TcpStream, SocketAddr, &Shared) -> Result<(), E>,
+    serve: fn(std::net::TcpStream, SocketAddr, &Slot, &Shared) -> Result<(), E>,
 ) {
     let log = shared.clone();
     netserve::accept::accept_loop(
@@ -469,16 +501,18 @@ fn accept_loop<E: std::fmt::Display + 'static>(
         || log.stop.load(Ordering::SeqCst),
         |event| match event {
             Event::AcceptFailed(err) => log.log(format_args!("accept failed: {err}")),
-            Event::OverCap { peer, max } => {
-                log.log(format_args!("{peer}: refused, {max} connections already"))
-            }
+            Event::Refused { peer, why } => log.log_from(peer, format_args!("refused: {why}")),
+            Event::Evicted { peer, evicted } => log.log_from(
+                peer,
+                format_args!("took the place of {evicted}, which had sent no command"),
+            ),
             Event::NoThread { peer, error } => {
-                log.log(format_args!("{peer}: no thread to serve it: {error}"))
+                log.log_from(peer, format_args!("no thread to serve it: {error}"))
             }
         },
-        move |stream, peer| {
-            if let Err(err) = serve(stream, peer, &shared) {
-                shared.log(format_args!("{peer}: {err}"));
+        move |stream, peer, slot| {
+            if let Err(err) = serve(stream, peer, slot, &shared) {
+                shared.log_from(peer, format_args!("{err}"));
             }
         },
     );

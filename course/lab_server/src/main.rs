@@ -92,7 +92,7 @@ struct Cli {
     /// Run only these services
     #[arg(long, value_delimiter = ',', value_name = "SERVICES")]
     only: Vec<Service>,
-    /// TCP connections served at once; more are closed on arrival
+    /// TCP connections per service; when all are taken, a newcomer replaces the oldest one still waiting for its command
     #[arg(long, default_value_t = 256, value_name = "N")]
     max_connections: usize,
     /// Seconds a client may take to send its command

@@ -2,7 +2,7 @@
 //! connection, and a close that never destroys the answer.
 
 use crate::{Service, Shared};
-use netserve::accept::DeadlineStream;
+use netserve::accept::{DeadlineStream, PeerWatch, Slot};
 use netserve::pmu::{read_request, send_answer};
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -29,19 +29,24 @@ const LINGER: Duration = Duration::from_secs(1);
 /// Answers one connection: reads the command, sends the answer (one
 /// `send()` per message, as the course server: TCP is free to coalesce and
 /// split them, which is what Part 2 is about), closes.
-pub fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> io::Result<()> {
+pub fn serve(stream: TcpStream, peer: SocketAddr, slot: &Slot, shared: &Shared) -> io::Result<()> {
     let config = &shared.config;
     stream.set_write_timeout(Some(config.write_timeout))?;
     // The whole command within --read-timeout of connecting, however
     // slowly it trickles in.
     let mut reader = DeadlineStream::new(stream, Instant::now() + config.read_timeout);
     let Some(request) = read_request(&mut reader)? else {
-        shared.log(format_args!("{peer}: closed without a command"));
+        shared.log_from(peer, format_args!("closed without a command"));
         return Ok(());
     };
+    if !slot.serving() {
+        shared.log_from(peer, format_args!("gave its place to a newer connection"));
+        return Ok(());
+    }
     let mut stream = reader.into_inner();
-    let answer = send_answer(&mut stream, &request, &shared.pmu)?;
-    shared.log(format_args!("{peer}: {answer}"));
+    let mut watch = PeerWatch::new(&stream);
+    let answer = send_answer(&mut stream, &request, &shared.pmu, |d| watch.sleep(d))?;
+    shared.log_from(peer, format_args!("{answer}"));
     close_gracefully(&mut stream)?;
     shared.record(Service::TcpPmu, peer, &request, &stream);
     Ok(())

@@ -156,7 +156,10 @@ fn serve(socket: &UdpSocket, shared: &Shared, end: Option<Instant>) {
         }
         let request = &buf[..n];
         if rng.random_bool(config.loss.clamp(0.0, 1.0)) {
-            shared.log(format_args!("{peer}: {:?} dropped", short(request)));
+            shared.log_from(
+                peer,
+                format_args!("{} dropped", netserve::log::Peer(request)),
+            );
             continue;
         }
         let reply = if request == expected.as_bytes() {
@@ -165,25 +168,18 @@ fn serve(socket: &UdpSocket, shared: &Shared, end: Option<Instant>) {
                 sep: config.offset_sep,
             };
             let wire = offset.to_wire();
-            shared.log(format_args!(
-                "{peer}: {expected} -> {}",
-                String::from_utf8_lossy(&wire)
-            ));
+            shared.log_from(
+                peer,
+                format_args!("{expected} -> {}", netserve::log::Peer(&wire)),
+            );
             wire
         } else {
-            shared.log(format_args!("{peer}: wrong command {:?}", short(request)));
+            shared.log_from(
+                peer,
+                format_args!("wrong command {}", netserve::log::Peer(request)),
+            );
             netserve::pmu::WRONG_COMMAND.to_vec()
         };
         let _ = socket.send_to(&reply, peer);
     }
-}
-
-/// At most 64 bytes of a request, escaped, for a log line.
-fn short(request: &[u8]) -> String {
-    let cut = &request[..request.len().min(64)];
-    let mut text = cut.escape_ascii().to_string();
-    if cut.len() < request.len() {
-        text.push('…');
-    }
-    text
 }

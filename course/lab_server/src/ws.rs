@@ -5,8 +5,10 @@
 //! binary, with or without trailing white space), then `CMD_short:<d>`
 //! sends `--messages` messages `This is PMU data <i>` one frame each,
 //! `CMD_floodme` the whole text as one single-frame message, anything else
-//! `Wrong command.`; then the server starts the close handshake, its close
-//! frame carrying status 1000 (normal closure) as the course server's, and waits
+//! `Wrong command.` (so does a `CMD_short` over 60 s in all,
+//! `netserve::pmu::MAX_ANSWER_TIME`); then the server starts the close
+//! handshake, its close frame carrying status 1000 (normal closure) as the
+//! course server's, and waits
 //! (up to [`LINGER`]) for the client's close frame before closing the TCP
 //! connection. Frames are binary, as the course server's, or text with
 //! `--ws-text`.
@@ -18,7 +20,7 @@
 
 use crate::{Service, Shared, WsFrames};
 use common::Command;
-use netserve::accept::DeadlineStream;
+use netserve::accept::{DeadlineStream, PeerWatch, Slot};
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -36,7 +38,12 @@ const MAX_REQUEST: usize = 4096;
 const LINGER: Duration = Duration::from_secs(1);
 
 /// Answers one connection: handshake, command, messages, close handshake.
-pub fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> tungstenite::Result<()> {
+pub fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    slot: &Slot,
+    shared: &Shared,
+) -> tungstenite::Result<()> {
     let config = &shared.config;
     stream.set_write_timeout(Some(config.write_timeout))?;
     stream.set_nodelay(true)?;
@@ -59,21 +66,31 @@ pub fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> tungstenit
             Message::Binary(bytes) => break bytes,
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             Message::Close(_) => {
-                shared.log(format_args!("{peer}: WebSocket closed without a command"));
+                shared.log_from(peer, format_args!("WebSocket closed without a command"));
                 return finish(&mut ws);
             }
         }
     };
+    if !slot.serving() {
+        shared.log_from(peer, format_args!("gave its place to a newer connection"));
+        return Ok(());
+    }
     ws.get_mut().clear_deadline(Some(config.read_timeout))?;
     match Command::parse_request(&request) {
-        Ok(Command::Short { interval, .. }) => {
-            shared.log(format_args!(
-                "{peer}: WebSocket CMD_short, {} messages {interval:?} apart",
-                config.messages
-            ));
+        Ok(Command::Short { interval, .. })
+            if netserve::pmu::short_allowed(interval, config.messages) =>
+        {
+            shared.log_from(
+                peer,
+                format_args!(
+                    "WebSocket CMD_short, {} messages {interval:?} apart",
+                    config.messages
+                ),
+            );
+            let mut watch = PeerWatch::new(ws.get_ref().get_ref());
             for i in 0..config.messages {
                 if i > 0 && !interval.is_zero() {
-                    std::thread::sleep(interval);
+                    watch.sleep(interval)?;
                 }
                 let text = format!("This is PMU data {}", config.first_index + i);
                 // send() flushes: with CMD_short:1 each message leaves now.
@@ -82,10 +99,10 @@ pub fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> tungstenit
         }
         Ok(Command::Floodme) => {
             let flood = shared.flood().clone();
-            shared.log(format_args!(
-                "{peer}: WebSocket CMD_floodme, {} bytes",
-                flood.len()
-            ));
+            shared.log_from(
+                peer,
+                format_args!("WebSocket CMD_floodme, {} bytes", flood.len()),
+            );
             let opcode = match config.ws_frames {
                 WsFrames::Binary => Data::Binary,
                 WsFrames::Text => Data::Text,
@@ -101,11 +118,11 @@ pub fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> tungstenit
             socket.write_all(&header)?;
             socket.write_all(&flood)?;
         }
-        Err(_) => {
-            shared.log(format_args!(
-                "{peer}: WebSocket wrong command {:?}",
-                request.escape_ascii().to_string()
-            ));
+        Ok(Command::Short { .. }) | Err(_) => {
+            shared.log_from(
+                peer,
+                format_args!("WebSocket wrong command {}", netserve::log::Peer(&request)),
+            );
             ws.send(message(
                 config.ws_frames,
                 Bytes::from_static(netserve::pmu::WRONG_COMMAND),

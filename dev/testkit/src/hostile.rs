@@ -125,6 +125,54 @@ pub fn silent_connections(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
     (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect()
 }
 
+/// `n` connections to `addr` that each send the first 48 bytes of a TLS
+/// ClientHello whose record says 512 bytes, and nothing more: a server
+/// waits for the rest in its handshake.
+pub fn half_client_hellos(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut hello = vec![
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    hello.resize(48, 0x42);
+    (0..n)
+        .map(|_| {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            // A connection the server already closed (its place went to a
+            // newer one) may refuse the write: it still counts.
+            let _ = std::io::Write::write_all(&mut stream, &hello);
+            stream
+        })
+        .collect()
+}
+
+/// A thread that connects to `addr` and closes at once, again and again
+/// (every other close a reset), until `stop` is set; how many pairs it
+/// made.
+pub fn connect_close_storm(
+    addr: SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let mut pairs = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) && pairs < 200_000 {
+            if let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+                if pairs % 2 == 0 {
+                    reset_close(stream);
+                } else {
+                    drop(stream);
+                }
+                pairs += 1;
+            }
+        }
+        pairs
+    })
+}
+
+/// Prints how long a legitimate client waited during a crowd, for
+/// docs/HARDENING.md (`--nocapture` shows it).
+pub fn report_wait(server: &str, crowd: &str, waited: Duration) {
+    eprintln!("ADMISSION {server} | {crowd} | legitimate client answered in {waited:.2?}");
+}
+
 /// Closes with a reset instead of a FIN (`SO_LINGER` 0).
 pub fn reset_close(stream: TcpStream) {
     let linger = libc::linger {

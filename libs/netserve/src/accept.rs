@@ -2,18 +2,59 @@
 //! listener, and serve each connection on a thread of its own under a cap
 //! (lab_server's PMU and WebSocket PMU, part6_pmu, secure_cmd, cbc_msg).
 //!
-//! A connection over the cap is accepted and closed at once: a crowd of
-//! clients then exhausts neither threads nor descriptors, and the kernel's
-//! backlog does not fill with connections nobody will serve.
+//! # Admission
+//!
+//! Every accepted connection is registered in its server's
+//! [`ConnectionLimit`] as *waiting* (for its request, or for its TLS
+//! handshake) until its handler calls [`Slot::serving`]. When a new
+//! connection arrives:
+//!
+//! - if its source (IP address) already holds [`ConnectionLimit::per_source`]
+//!   places (three quarters of the cap by default), it takes the place of
+//!   one of that source's waiting connections, or is refused (closed at
+//!   once) when there is none it may take;
+//! - else, if every place is taken, it takes the place of a waiting
+//!   connection of any source, or is refused when there is none it may
+//!   take;
+//! - else it gets a free place.
+//!
+//! The waiting connection that gives its place is the oldest one whose
+//! client has already closed or reset it, else the oldest one with nothing
+//! unread in its socket (one `poll(2)` over the candidates). One whose
+//! request has arrived but not yet been read by its thread is never taken:
+//! it is about to be served.
+//!
+//! A connection that loses its place is shut down (`shutdown(Both)` on a
+//! clone of its socket kept in the registry): its thread's blocking read
+//! returns at once, and the thread ends. A crowd of idle or half-sent
+//! connections (a "slow loris") therefore never locks a client out: the
+//! newcomer, which sends its request at once, displaces the oldest idler,
+//! and the crowd cycles through the places while real clients get served.
+//! Only a connection that is being answered is safe from eviction; how long
+//! it may hold its place is bounded by each server's write time-out and
+//! answer size.
+//!
+//! Threads of evicted connections end within moments; the accept loop
+//! waits for them when a crowd would take live threads past twice the cap.
+//! Each connection's thread has a small stack ([`DEFAULT_STACK`], raised by
+//! the TLS servers with [`ConnectionLimit::stack_size`]), so that the
+//! places cost little memory; and [`accept_loop`] raises the soft limit on
+//! open files to the hard limit, so that a cap near 1,024 does not meet
+//! `EMFILE` first.
 
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// The stack of a connection's thread unless the server asks for more: a
+/// plain-TCP PMU or a WebSocket handshake needs a few KiB; Rust's default
+/// (2 MiB) reserves far more address space than a thousand connections
+/// need.
+pub const DEFAULT_STACK: usize = 256 * 1024;
 /// A listening TCP socket on `addr`, with `SO_REUSEADDR` and, for IPv6,
 /// `IPV6_V6ONLY` set.
 ///
@@ -57,48 +98,279 @@ pub fn bind_listeners(
     Ok(listeners)
 }
 
-/// How many connections are being served, under a maximum.
+/// The places of a server's connections: at most `max`, at most
+/// `per_source` from one IP address, the oldest waiting one given up to a
+/// newcomer when none is free (see the module's documentation).
 #[derive(Debug, Clone)]
 pub struct ConnectionLimit {
-    active: Arc<AtomicUsize>,
+    registry: Arc<Mutex<Registry>>,
+    /// Connection threads alive, evicted ones that have not ended yet
+    /// included.
+    threads: Arc<AtomicUsize>,
     max: usize,
+    per_source: usize,
+    stack_size: usize,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    next_id: u64,
+    /// Oldest first.
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    id: u64,
+    peer: SocketAddr,
+    /// A clone of the connection's socket while it waits for its request:
+    /// what eviction shuts down. `None` once it is being served.
+    waiting: Option<TcpStream>,
+}
+
+/// The connection that gives its place, among the waiting ones `of`
+/// selects: the oldest one its client has already closed or reset (its
+/// thread has not seen it yet), else the oldest one with nothing unread in
+/// its socket. A waiting connection whose request is in its socket, not
+/// yet read by its thread, is never taken: it is about to be served (a
+/// storm of connections from the same source would otherwise evict a
+/// client between its request's arrival and its thread's first read).
+fn victim(entries: &[Entry], of: &dyn Fn(&Entry) -> bool) -> Option<usize> {
+    let candidates: Vec<(usize, &TcpStream)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| of(e))
+        .filter_map(|(i, e)| e.waiting.as_ref().map(|socket| (i, socket)))
+        .collect();
+    let ready = readiness(candidates.iter().map(|(_, socket)| *socket));
+    let gone = libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR;
+    let find = |pick: &dyn Fn(libc::c_short) -> bool| {
+        candidates
+            .iter()
+            .zip(&ready)
+            .find(|(_, revents)| pick(**revents))
+            .map(|((i, _), _)| *i)
+    };
+    find(&|r| r & gone != 0).or_else(|| find(&|r| r & libc::POLLIN == 0))
+}
+
+/// For each socket, what `poll(2)` says of it now (unread bytes, closed,
+/// reset), without waiting.
+#[allow(unsafe_code)]
+fn readiness<'a>(sockets: impl Iterator<Item = &'a TcpStream>) -> Vec<libc::c_short> {
+    use std::os::fd::AsRawFd;
+    let mut fds: Vec<libc::pollfd> = sockets
+        .map(|socket| libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLIN | libc::POLLRDHUP,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: poll reads and writes `fds.len()` pollfd structs of the
+    // vector, which lives across the call; timeout 0: it does not block.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    if rc < 0 {
+        // Cannot tell: every one counts as idle.
+        return vec![0; fds.len()];
+    }
+    fds.iter().map(|p| p.revents).collect()
+}
+
+/// What [`ConnectionLimit::admit`] decided.
+#[derive(Debug)]
+pub enum Admission {
+    /// A place, and the connection that had to give it up, if any.
+    Admitted {
+        slot: Slot,
+        evicted: Option<SocketAddr>,
+    },
+    /// Every place this connection could take is held by a connection
+    /// being served: it is closed at once.
+    Refused(Refusal),
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its source holds `per_source` places, all being served.
+    PerSource(usize),
+    /// All `max` places are being served.
+    Full(usize),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::PerSource(n) => {
+                write!(f, "its address has {n} connections being served already")
+            }
+            Refusal::Full(n) => write!(f, "{n} connections already, all being served"),
+        }
+    }
+}
+
+impl Admission {
+    /// Why it was refused; `None` when admitted.
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            Admission::Admitted { .. } => None,
+            Admission::Refused(why) => Some(*why),
+        }
+    }
 }
 
 impl ConnectionLimit {
+    /// `max` places, three quarters of them (rounded up) for one source at
+    /// most.
     pub fn new(max: usize) -> ConnectionLimit {
         ConnectionLimit {
-            active: Arc::new(AtomicUsize::new(0)),
+            registry: Arc::new(Mutex::new(Registry::default())),
+            threads: Arc::new(AtomicUsize::new(0)),
             max,
+            per_source: (max - max / 4).max(1),
+            stack_size: DEFAULT_STACK,
         }
     }
 
-    /// A place under the cap, or `None` when every place is taken.
-    pub fn try_acquire(&self) -> Option<Slot> {
-        self.active
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Slot(self.active.clone()))
+    /// At most `n` places (at least 1) for one IP address.
+    pub fn with_per_source(mut self, n: usize) -> ConnectionLimit {
+        self.per_source = n.max(1);
+        self
     }
 
-    /// Connections being served now.
+    /// The stack size of each connection's thread.
+    pub fn with_stack_size(mut self, bytes: usize) -> ConnectionLimit {
+        self.stack_size = bytes;
+        self
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        // A panic while holding the lock leaves a sound list behind.
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A place for `stream`, from `peer`, registered as waiting for its
+    /// request; or the refusal.
+    pub fn admit(&self, stream: &TcpStream, peer: SocketAddr) -> Admission {
+        let mut registry = self.lock();
+        let ip = peer.ip();
+        let same = |e: &Entry| e.peer.ip() == ip;
+        let from_source = registry.entries.iter().filter(|e| same(e)).count();
+        let victim = if from_source >= self.per_source {
+            match victim(&registry.entries, &same) {
+                Some(i) => Some(i),
+                None => return Admission::Refused(Refusal::PerSource(self.per_source)),
+            }
+        } else if registry.entries.len() >= self.max {
+            match victim(&registry.entries, &|_| true) {
+                Some(i) => Some(i),
+                None => return Admission::Refused(Refusal::Full(self.max)),
+            }
+        } else {
+            None
+        };
+        let evicted = victim.map(|i| {
+            let entry = registry.entries.remove(i);
+            if let Some(socket) = &entry.waiting {
+                let _ = socket.shutdown(Shutdown::Both);
+            }
+            entry.peer
+        });
+        registry.next_id += 1;
+        let id = registry.next_id;
+        registry.entries.push(Entry {
+            id,
+            peer,
+            // Without a clone (no descriptor left), the connection cannot
+            // be evicted: it still has its deadline.
+            waiting: stream.try_clone().ok(),
+        });
+        Admission::Admitted {
+            slot: Slot {
+                registry: self.registry.clone(),
+                id,
+            },
+            evicted,
+        }
+    }
+
+    /// Connections holding a place now.
     pub fn active(&self) -> usize {
-        self.active.load(Ordering::Acquire)
+        self.lock().entries.len()
+    }
+
+    /// Connections holding a place and still waiting for their request.
+    pub fn waiting(&self) -> usize {
+        self.lock()
+            .entries
+            .iter()
+            .filter(|e| e.waiting.is_some())
+            .count()
     }
 
     /// The cap.
     pub fn max(&self) -> usize {
         self.max
     }
+
+    /// The cap for one IP address.
+    pub fn per_source(&self) -> usize {
+        self.per_source
+    }
+
+    /// Places held by `ip` now.
+    pub fn held_by(&self, ip: IpAddr) -> usize {
+        self.lock()
+            .entries
+            .iter()
+            .filter(|e| e.peer.ip() == ip)
+            .count()
+    }
 }
 
 /// A connection's place under the cap, given back when dropped, however
 /// the connection's thread ends.
 #[derive(Debug)]
-pub struct Slot(Arc<AtomicUsize>);
+pub struct Slot {
+    registry: Arc<Mutex<Registry>>,
+    id: u64,
+}
+
+impl Slot {
+    /// The connection has sent its request (or finished its handshake):
+    /// from now on it keeps its place until it ends. `false`: it had
+    /// already lost its place to a newcomer (and its socket is shut down).
+    pub fn serving(&self) -> bool {
+        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        match registry.entries.iter_mut().find(|e| e.id == self.id) {
+            Some(entry) => {
+                // Drops the clone: a served connection costs one descriptor.
+                entry.waiting = None;
+                true
+            }
+            None => false,
+        }
+    }
+}
 
 impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        registry.entries.retain(|e| e.id != self.id);
+    }
+}
+
+/// One live connection thread, counted until dropped.
+struct ThreadCount(Arc<AtomicUsize>);
+
+impl ThreadCount {
+    fn new(count: &Arc<AtomicUsize>) -> ThreadCount {
+        count.fetch_add(1, Ordering::AcqRel);
+        ThreadCount(count.clone())
+    }
+}
+
+impl Drop for ThreadCount {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -110,8 +382,14 @@ pub enum Event<'a> {
     /// `accept()` failed (EMFILE, ECONNABORTED…); the loop backs off
     /// briefly and goes on.
     AcceptFailed(&'a io::Error),
-    /// A connection over the cap, closed at once.
-    OverCap { peer: SocketAddr, max: usize },
+    /// A connection closed at once: no place it could take.
+    Refused { peer: SocketAddr, why: Refusal },
+    /// A connection that was still waiting for its request, shut down to
+    /// make room for `peer`.
+    Evicted {
+        peer: SocketAddr,
+        evicted: SocketAddr,
+    },
     /// No thread could be started for the connection, which is closed.
     NoThread {
         peer: SocketAddr,
@@ -119,11 +397,37 @@ pub enum Event<'a> {
     },
 }
 
+/// Raises the soft limit on open files (`RLIMIT_NOFILE`) to the hard
+/// limit, so that a server's cap is not cut short by a soft limit of 1,024;
+/// the limit now in force (0 if it cannot be read).
+#[allow(unsafe_code)]
+pub fn raise_fd_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the one struct passed
+    // by pointer, which lives across the calls.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 0;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        }
+    }
+    limit.rlim_cur
+}
+
 /// Accepts connections until `stop()` says so (checked after every
 /// `accept()`, so a stopping server wakes the loop with a connection of its
-/// own), each served by `handle(stream, peer)` on a thread named
-/// `thread_name` while it holds a place under `limit`. `peer` is unmapped:
-/// an IPv4 client of an IPv6 socket shows as IPv4.
+/// own), each served by `handle(stream, peer, slot)` on a thread named
+/// `thread_name` while it holds a place under `limit` (see the module's
+/// documentation); the handler calls [`Slot::serving`] once the request
+/// (or handshake) is in. `peer` is unmapped: an IPv4 client of an IPv6
+/// socket shows as IPv4.
 pub fn accept_loop<H>(
     listener: &TcpListener,
     limit: &ConnectionLimit,
@@ -132,8 +436,9 @@ pub fn accept_loop<H>(
     mut on_event: impl FnMut(Event<'_>),
     handle: H,
 ) where
-    H: Fn(TcpStream, SocketAddr) + Send + Sync + 'static,
+    H: Fn(TcpStream, SocketAddr, &Slot) + Send + Sync + 'static,
 {
+    raise_fd_limit();
     let handle = Arc::new(handle);
     loop {
         let accepted = listener.accept();
@@ -151,19 +456,35 @@ pub fn accept_loop<H>(
             }
         };
         let peer = common::addr::unmapped(peer);
-        let Some(slot) = limit.try_acquire() else {
-            on_event(Event::OverCap {
-                peer,
-                max: limit.max(),
-            });
-            continue;
+        let slot = match limit.admit(&stream, peer) {
+            Admission::Admitted { slot, evicted } => {
+                if let Some(evicted) = evicted {
+                    on_event(Event::Evicted { peer, evicted });
+                }
+                slot
+            }
+            Admission::Refused(why) => {
+                on_event(Event::Refused { peer, why });
+                continue;
+            }
         };
+        // Evicted connections' threads end within moments of their
+        // shutdown; a crowd arriving faster waits for them here, so that
+        // threads stay under twice the cap (for at most a second).
+        let mut waited = 0;
+        while limit.threads.load(Ordering::Acquire) >= 2 * limit.max && waited < 1000 {
+            std::thread::sleep(Duration::from_millis(1));
+            waited += 1;
+        }
         let handle = handle.clone();
+        let threads = ThreadCount::new(&limit.threads);
         let spawned = std::thread::Builder::new()
             .name(thread_name.to_string())
+            .stack_size(limit.stack_size)
             .spawn(move || {
-                let _slot = slot;
-                handle(stream, peer);
+                let _alive = threads;
+                handle(stream, peer, &slot);
+                drop(slot);
             });
         if let Err(error) = spawned {
             on_event(Event::NoThread {
@@ -245,6 +566,94 @@ impl Write for DeadlineStream {
     }
 }
 
+/// Watches a connection's socket while its server sleeps between two
+/// messages of an answer, so that a client that leaves is noticed at once,
+/// not at the next write `d` seconds later.
+///
+/// A reset, at any time, means the client is gone. A FIN (the client
+/// closed, or shut down its sending side) means it is gone only if it
+/// arrives after [`HALF_CLOSE_GRACE`] from the answer's start: a client such
+/// as `ncat` shuts down its side right after its command (it has nothing
+/// more to say) and still reads the answer, and the two cannot be told
+/// apart on the wire. Such a half-closed client gets its whole answer; a
+/// client that closes during the answer frees its place at once.
+#[derive(Debug)]
+pub struct PeerWatch {
+    fd: std::os::fd::RawFd,
+    started: Instant,
+    half_closed: bool,
+}
+
+/// How long after the start of an answer a FIN still counts as a
+/// half-close that came with the command (see [`PeerWatch`]).
+pub const HALF_CLOSE_GRACE: Duration = Duration::from_millis(200);
+
+impl PeerWatch {
+    /// Watches `socket` from now on (the start of the answer).
+    pub fn new(socket: &impl std::os::fd::AsRawFd) -> PeerWatch {
+        PeerWatch {
+            fd: socket.as_raw_fd(),
+            started: Instant::now(),
+            half_closed: false,
+        }
+    }
+
+    /// Sleeps `interval`, or fails with `ConnectionAborted` as soon as the
+    /// client is gone.
+    pub fn sleep(&mut self, interval: Duration) -> io::Result<()> {
+        let until = Instant::now() + interval;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            let events = if self.half_closed { 0 } else { libc::POLLRDHUP };
+            let revents = self.poll(events, left)?;
+            if revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+                return Err(gone("reset the connection"));
+            }
+            if revents & libc::POLLRDHUP != 0 {
+                if self.started.elapsed() < HALF_CLOSE_GRACE {
+                    self.half_closed = true;
+                } else {
+                    return Err(gone("closed the connection"));
+                }
+            }
+        }
+    }
+
+    /// `poll(2)` on the socket for `events` (errors and hang-ups always
+    /// count), at most `timeout`; the events seen (0: none in time).
+    #[allow(unsafe_code)]
+    fn poll(&self, events: libc::c_short, timeout: Duration) -> io::Result<libc::c_short> {
+        let mut pollfd = libc::pollfd {
+            fd: self.fd,
+            events,
+            revents: 0,
+        };
+        // At most a minute per call: the caller loops until its time is up.
+        let ms = timeout.as_millis().clamp(1, 60_000) as libc::c_int;
+        // SAFETY: poll reads and writes the one pollfd passed by pointer,
+        // which lives across the call; a stale descriptor gives POLLNVAL.
+        let rc = unsafe { libc::poll(&mut pollfd, 1, ms) };
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                return Ok(0);
+            }
+            return Err(err);
+        }
+        Ok(pollfd.revents)
+    }
+}
+
+fn gone(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        format!("the client {what} during the answer"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,25 +700,136 @@ mod tests {
         trickle.join().unwrap();
     }
 
-    #[test]
-    fn slots_are_given_back_when_dropped() {
-        let limit = ConnectionLimit::new(2);
-        let a = limit.try_acquire().unwrap();
-        let _b = limit.try_acquire().unwrap();
-        assert!(limit.try_acquire().is_none());
-        drop(a);
-        assert_eq!(limit.active(), 1);
-        assert!(limit.try_acquire().is_some());
+    /// A connected pair on loopback: (client, server side).
+    fn pair(listener: &TcpListener) -> (TcpStream, TcpStream) {
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    }
+
+    fn from(ip: &str, port: u16) -> SocketAddr {
+        SocketAddr::new(ip.parse().unwrap(), port)
+    }
+
+    #[track_caller]
+    fn admitted(admission: Admission) -> (Slot, Option<SocketAddr>) {
+        match admission {
+            Admission::Admitted { slot, evicted } => (slot, evicted),
+            Admission::Refused(why) => panic!("refused: {why}"),
+        }
     }
 
     #[test]
-    fn over_the_cap_is_closed_and_reported() {
-        use std::io::Read;
+    fn slots_are_given_back_when_dropped() {
+        let listener = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let limit = ConnectionLimit::new(2).with_per_source(3);
+        let (_c1, s1) = pair(&listener);
+        let (_c2, s2) = pair(&listener);
+        let (a, _) = admitted(limit.admit(&s1, from("127.0.0.1", 1)));
+        let (b, _) = admitted(limit.admit(&s2, from("127.0.0.1", 2)));
+        assert!(a.serving() && b.serving());
+        assert_eq!(
+            limit.admit(&s1, from("127.0.0.1", 3)).refusal(),
+            Some(Refusal::Full(2))
+        );
+        drop(a);
+        assert_eq!(limit.active(), 1);
+        assert!(limit.admit(&s1, from("127.0.0.1", 4)).refusal().is_none());
+    }
+
+    #[test]
+    fn a_newcomer_takes_the_place_of_the_oldest_waiting_connection() {
+        let listener = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let limit = ConnectionLimit::new(3).with_per_source(3);
+        let (mut c1, s1) = pair(&listener);
+        let (mut c2, s2) = pair(&listener);
+        let (mut c3, s3) = pair(&listener);
+        let (_c4, s4) = pair(&listener);
+        let (first, _) = admitted(limit.admit(&s1, from("10.0.0.1", 1)));
+        let (_second, _) = admitted(limit.admit(&s2, from("10.0.0.2", 1)));
+        let (third, _) = admitted(limit.admit(&s3, from("10.0.0.3", 1)));
+        // The first is being served: it keeps its place; the second, the
+        // oldest still waiting, gives it up and is shut down.
+        assert!(first.serving());
+        let (_fourth, evicted) = admitted(limit.admit(&s4, from("10.0.0.4", 1)));
+        assert_eq!(evicted, Some(from("10.0.0.2", 1)));
+        assert_eq!(limit.active(), 3);
+        let mut buf = [0u8; 1];
+        c2.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(
+            c2.read(&mut buf).unwrap(),
+            0,
+            "the evicted one sees the end"
+        );
+        // The others were not touched.
+        for c in [&mut c1, &mut c3] {
+            c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+            assert!(c.read(&mut buf).is_err(), "still open");
+        }
+        assert!(third.serving());
+        assert_eq!(limit.waiting(), 1);
+    }
+
+    #[test]
+    fn a_closed_connection_goes_first_and_an_unread_request_never() {
+        let listener = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let limit = ConnectionLimit::new(3).with_per_source(3);
+        let (mut c1, s1) = pair(&listener);
+        let (c2, s2) = pair(&listener);
+        let (_c3, s3) = pair(&listener);
+        let (_c4, s4) = pair(&listener);
+        let (_c5, s5) = pair(&listener);
+        let (_a, _) = admitted(limit.admit(&s1, from("10.0.0.1", 1)));
+        let (_b, _) = admitted(limit.admit(&s2, from("10.0.0.2", 1)));
+        let (_c, _) = admitted(limit.admit(&s3, from("10.0.0.3", 1)));
+        // The oldest has its request in its socket; the second has left.
+        c1.write_all(b"CMD_short:0").unwrap();
+        drop(c2);
+        std::thread::sleep(Duration::from_millis(50));
+        let (_d, evicted) = admitted(limit.admit(&s4, from("10.0.0.4", 1)));
+        assert_eq!(evicted, Some(from("10.0.0.2", 1)), "the closed one");
+        let (_e, evicted) = admitted(limit.admit(&s5, from("10.0.0.5", 1)));
+        assert_eq!(
+            evicted,
+            Some(from("10.0.0.3", 1)),
+            "the idle one, not the request"
+        );
+        // Only the request and the newcomers are left: the request stays.
+        let (_c6, s6) = pair(&listener);
+        let (_f, evicted) = admitted(limit.admit(&s6, from("10.0.0.6", 1)));
+        assert_eq!(evicted, Some(from("10.0.0.4", 1)));
+        assert_eq!(limit.held_by("10.0.0.1".parse().unwrap()), 1);
+    }
+
+    #[test]
+    fn a_source_at_its_cap_displaces_only_its_own() {
+        let listener = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let limit = ConnectionLimit::new(8).with_per_source(2);
+        let streams: Vec<_> = (0..5).map(|_| pair(&listener)).collect();
+        let (other, _) = admitted(limit.admit(&streams[0].1, from("10.0.0.9", 1)));
+        let (a, _) = admitted(limit.admit(&streams[1].1, from("10.0.0.1", 1)));
+        let (_b, _) = admitted(limit.admit(&streams[2].1, from("10.0.0.1", 2)));
+        assert!(a.serving());
+        // The source's third: its own waiting one goes, not the other's.
+        let (c, evicted) = admitted(limit.admit(&streams[3].1, from("10.0.0.1", 3)));
+        assert_eq!(evicted, Some(from("10.0.0.1", 2)));
+        assert_eq!(limit.held_by("10.0.0.1".parse().unwrap()), 2);
+        assert!(other.serving(), "the other source's place was not touched");
+        // Both of its places served: refused, though places are free.
+        let (d, _) = admitted(limit.admit(&streams[4].1, from("10.0.0.1", 4)));
+        assert!(d.serving());
+        assert!(!c.serving(), "evicted by d");
+        assert_eq!(
+            limit.admit(&streams[4].1, from("10.0.0.1", 5)).refusal(),
+            Some(Refusal::PerSource(2))
+        );
+    }
+
+    #[test]
+    fn an_idle_connection_gives_its_place_to_a_newcomer() {
         let listener = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = listener.local_addr().unwrap();
         let limit = ConnectionLimit::new(1);
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let rx = std::sync::Mutex::new(rx);
         let (events_tx, events_rx) = std::sync::mpsc::channel();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopping = stop.clone();
@@ -318,28 +838,71 @@ mod tests {
                 &listener,
                 &limit,
                 "test-conn",
-                || stopping.load(Ordering::SeqCst),
+                || stopping.load(std::sync::atomic::Ordering::SeqCst),
                 |event| events_tx.send(format!("{event:?}")).unwrap(),
-                move |stream, _peer| {
-                    // Hold the only place until the test says so.
-                    let _keep = stream;
-                    let _ = rx.lock().map(|rx| rx.recv());
+                move |mut stream, _peer, slot| {
+                    // Reads one byte (the "request"), answers it, closes.
+                    let mut byte = [0u8; 1];
+                    if let Ok(1) = stream.read(&mut byte) {
+                        if slot.serving() {
+                            let _ = stream.write_all(&byte);
+                        }
+                    }
                 },
             )
         });
-        let _first = TcpStream::connect(addr).unwrap();
+        let mut idle = TcpStream::connect(addr).unwrap();
         std::thread::sleep(Duration::from_millis(100));
-        let mut second = TcpStream::connect(addr).unwrap();
-        second
+        let mut client = TcpStream::connect(addr).unwrap();
+        client.write_all(b"x").unwrap();
+        client
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
-        let mut buf = [0u8; 1];
-        assert_eq!(second.read(&mut buf).unwrap_or(0), 0, "closed at once");
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).unwrap();
+        assert_eq!(answer, b"x");
+        idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(idle.read(&mut [0u8; 1]).unwrap_or(0), 0, "idle one closed");
         let event = events_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert!(event.starts_with("OverCap"), "{event}");
-        stop.store(true, Ordering::SeqCst);
-        tx.send(()).unwrap();
+        assert!(event.starts_with("Evicted"), "{event}");
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
         let _wake = TcpStream::connect(addr).unwrap();
         server.join().unwrap();
+    }
+
+    #[test]
+    fn a_sleep_ends_when_the_client_leaves() {
+        let listener = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        // A reset.
+        let (client, server) = pair(&listener);
+        let mut watch = PeerWatch::new(&server);
+        std::thread::sleep(HALF_CLOSE_GRACE);
+        let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
+        drop(client);
+        let started = Instant::now();
+        let err = watch.sleep(Duration::from_secs(30)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // A close after the grace.
+        let (client, server) = pair(&listener);
+        let mut watch = PeerWatch::new(&server);
+        std::thread::sleep(HALF_CLOSE_GRACE);
+        drop(client);
+        assert!(watch.sleep(Duration::from_secs(30)).is_err());
+        assert!(started.elapsed() < Duration::from_secs(4));
+        // A half-close with the command, then a client still there.
+        let (client, server) = pair(&listener);
+        client.shutdown(Shutdown::Write).unwrap();
+        let mut watch = PeerWatch::new(&server);
+        let started = Instant::now();
+        watch.sleep(Duration::from_millis(300)).unwrap();
+        watch.sleep(Duration::from_millis(300)).unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(600));
+    }
+
+    #[test]
+    fn the_fd_limit_is_raised_to_the_hard_limit() {
+        let now = raise_fd_limit();
+        assert!(now >= 1024, "{now}");
     }
 }

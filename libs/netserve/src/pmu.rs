@@ -6,6 +6,13 @@
 //! A command is taken when what has arrived parses as one (the course
 //! server takes its first `recv()`); the server keeps reading only while
 //! the bytes are a proper prefix of a command, such as `CMD_sho`.
+//!
+//! A sleeping answer is bounded: `CMD_short:<d>` whose `d` × messages is
+//! over [`MAX_ANSWER_TIME`] (60 s) gets `Wrong command.`, so that no client
+//! holds a place for hours (with 10 messages, `d` may be up to 6 s). The
+//! server sleeps through the caller's `sleep` (for a socket,
+//! `accept::PeerWatch::sleep`), which ends the answer as soon as the client
+//! leaves.
 
 use common::Command;
 use std::io::{self, ErrorKind, Read, Write};
@@ -18,6 +25,18 @@ pub const MAX_REQUEST: usize = 64;
 
 /// The answer to anything that is not a command (the course server's).
 pub const WRONG_COMMAND: &[u8] = b"Wrong command.";
+
+/// The longest a `CMD_short` answer may take: interval × messages.
+pub const MAX_ANSWER_TIME: Duration = Duration::from_secs(60);
+
+/// Whether `CMD_short` with `interval` and `messages` stays within
+/// [`MAX_ANSWER_TIME`].
+pub fn short_allowed(interval: Duration, messages: u64) -> bool {
+    u32::try_from(messages)
+        .ok()
+        .and_then(|n| interval.checked_mul(n))
+        .is_some_and(|total| total <= MAX_ANSWER_TIME)
+}
 
 /// What the PMU sends.
 #[derive(Debug, Clone)]
@@ -66,18 +85,21 @@ pub fn read_request(stream: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
     }
 }
 
-/// Answers `request`: PMU messages one `write()` each, `d` seconds apart;
-/// the flood in one `write()`; or `Wrong command.`.
+/// Answers `request`: PMU messages one `write()` each, `d` seconds apart
+/// (`sleep(d)` between two, whose error ends the answer); the flood in one
+/// `write()`; or `Wrong command.` (also for a `CMD_short` over
+/// [`MAX_ANSWER_TIME`]).
 pub fn send_answer(
     stream: &mut impl Write,
     request: &[u8],
     settings: &PmuSettings,
+    mut sleep: impl FnMut(Duration) -> io::Result<()>,
 ) -> io::Result<Answer> {
     match Command::parse_request(request) {
-        Ok(Command::Short { interval, .. }) => {
+        Ok(Command::Short { interval, .. }) if short_allowed(interval, settings.messages) => {
             for i in 0..settings.messages {
                 if i > 0 && !interval.is_zero() {
-                    std::thread::sleep(interval);
+                    sleep(interval)?;
                 }
                 // One write per message, like the course server's one
                 // send(): over TLS, one record and one TCP send each.
@@ -95,7 +117,7 @@ pub fn send_answer(
                 bytes: settings.flood.len(),
             })
         }
-        Err(_) => {
+        Ok(Command::Short { .. }) | Err(_) => {
             stream.write_all(WRONG_COMMAND)?;
             Ok(Answer::Wrong {
                 request: request.to_vec(),
@@ -115,8 +137,8 @@ impl std::fmt::Display for Answer {
             Answer::Floodme { bytes } => write!(f, "CMD_floodme, {bytes} bytes"),
             Answer::Wrong { request } => write!(
                 f,
-                "wrong command '{}', answered Wrong command.",
-                request.escape_ascii()
+                "wrong command {}, answered Wrong command.",
+                crate::log::Peer(request)
             ),
         }
     }
@@ -188,7 +210,7 @@ mod tests {
         };
         let answer = read_request(&mut duplex)
             .unwrap()
-            .map(|request| send_answer(&mut duplex, &request, &settings).unwrap());
+            .map(|request| send_answer(&mut duplex, &request, &settings, |_| Ok(())).unwrap());
         (answer, duplex.writes)
     }
 
@@ -223,6 +245,61 @@ mod tests {
             assert_eq!(writes, [WRONG_COMMAND]);
         }
         assert_eq!(serve(b""), (None, vec![]));
+    }
+
+    #[test]
+    fn a_sleeping_answer_is_bounded() {
+        let settings = PmuSettings {
+            messages: 3,
+            first_index: 0,
+            flood: Arc::from(&b""[..]),
+        };
+        let answer = |request: &[u8]| {
+            let mut writes = Vec::new();
+            let mut slept = Duration::ZERO;
+            let answer = send_answer(&mut writes, request, &settings, |d| {
+                slept += d;
+                Ok(())
+            })
+            .unwrap();
+            (answer, writes, slept)
+        };
+        // 3 messages: up to 20 s apart.
+        let (short, _, slept) = answer(b"CMD_short:20");
+        assert!(matches!(short, Answer::Short { .. }), "{short:?}");
+        assert_eq!(slept, Duration::from_secs(40));
+        for input in [
+            &b"CMD_short:21"[..],
+            b"CMD_short:3600",
+            b"CMD_short:99999999999999999999",
+        ] {
+            let (wrong, writes, slept) = answer(input);
+            assert!(matches!(wrong, Answer::Wrong { .. }), "{input:?}");
+            assert_eq!(writes, WRONG_COMMAND);
+            assert!(slept.is_zero());
+        }
+        assert!(short_allowed(Duration::from_secs(6), 10));
+        assert!(!short_allowed(Duration::from_millis(6001), 10));
+        assert!(!short_allowed(Duration::from_secs(1), u64::MAX));
+    }
+
+    #[test]
+    fn a_failed_sleep_ends_the_answer() {
+        let mut duplex = Duplex {
+            input: io::Cursor::new(Vec::new()),
+            writes: Vec::new(),
+        };
+        let settings = PmuSettings {
+            messages: 3,
+            first_index: 0,
+            flood: Arc::from(&b""[..]),
+        };
+        let err = send_answer(&mut duplex, b"CMD_short:1", &settings, |_| {
+            Err(io::Error::new(ErrorKind::ConnectionAborted, "gone"))
+        })
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionAborted);
+        assert_eq!(duplex.writes, [b"This is PMU data 0"]);
     }
 
     #[test]

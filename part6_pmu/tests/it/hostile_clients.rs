@@ -13,7 +13,10 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use testkit::hostile::{Caps, closed_within, reset_close, serial, silent_connections};
+use testkit::hostile::{
+    Caps, closed_within, connect_close_storm, half_client_hellos, report_wait, reset_close, serial,
+    silent_connections,
+};
 use testkit::limits::{self, Sampler};
 use tls_common::TlsSocket;
 
@@ -57,8 +60,14 @@ impl Pmu {
             ],
         );
         let addr = server.addrs[0];
-        let caps = Caps::new(server.child.0.id(), CAP, SLACK)
-            .reported_as("part6_pmu", "normal client answered");
+        // A connection in its handshake costs two descriptors: its socket
+        // and the clone admission keeps to evict it.
+        let caps = Caps {
+            threads: 2 * CAP + SLACK,
+            fds: 3 * CAP + SLACK,
+            ..Caps::new(server.child.0.id(), CAP, SLACK)
+                .reported_as("part6_pmu", "normal client answered")
+        };
         let mut pmu = Pmu {
             _dir: dir,
             ca,
@@ -125,18 +134,94 @@ fn a_thousand_silent_connections() {
     assert!(limits::raise_fd_limit(4096) >= 1100, "RLIMIT_NOFILE");
     let pmu = Pmu::start();
     let sampler = Sampler::start(pmu.caps.pid);
-    let silent = silent_connections(pmu.addr, 1000);
-    std::thread::sleep(Duration::from_millis(300));
-    // The handshake time-out (1 s) frees the served ones; the attacker
-    // still holds its 1000 sockets.
-    std::thread::sleep(Duration::from_millis(1200));
+    let mut silent = silent_connections(pmu.addr, 1000);
+    // Every place is held by a connection still waiting for its
+    // handshake: the client takes the oldest one's at once.
     let answered = pmu.answers("with 1000 silent sockets open");
+    report_wait("part6_pmu", "1000 idle connections", answered);
+    assert!(closed_within(&mut silent[0], PROMPT), "the oldest idler");
     drop(silent);
     let recovered = pmu.caps.assert_recovers("1000 silent connections");
     let peak = sampler.stop();
     pmu.caps.assert_under(peak, "1000 silent connections");
     pmu.caps
         .report("1000 silent connections", peak, recovered, answered);
+}
+
+#[test]
+fn three_hundred_half_sent_client_hellos() {
+    let _serial = serial();
+    let pmu = Pmu::start();
+    let sampler = Sampler::start(pmu.caps.pid);
+    let mut half = half_client_hellos(pmu.addr, 300);
+    let answered = pmu.answers("with 300 half ClientHellos open");
+    report_wait("part6_pmu", "300 half-sent ClientHellos", answered);
+    assert!(closed_within(&mut half[0], PROMPT), "the oldest one");
+    drop(half);
+    let recovered = pmu.caps.assert_recovers("300 half ClientHellos");
+    let peak = sampler.stop();
+    pmu.caps.assert_under(peak, "300 half ClientHellos");
+    pmu.caps
+        .report("300 half-sent ClientHellos", peak, recovered, answered);
+}
+
+#[test]
+fn a_connect_close_storm() {
+    let _serial = serial();
+    let pmu = Pmu::start();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let storms: Vec<_> = (0..2)
+        .map(|_| connect_close_storm(pmu.addr, stop.clone()))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut slowest = Duration::ZERO;
+    for i in 0..3 {
+        slowest = slowest.max(pmu.answers(&format!("during the storm ({i})")));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let pairs: usize = storms.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(pairs > 50, "{pairs} pairs");
+    report_wait(
+        "part6_pmu",
+        &format!("connect/close storm ({pairs} pairs)"),
+        slowest,
+    );
+    pmu.caps.assert_recovers("connect/close storm");
+}
+
+#[test]
+fn an_hour_of_sleeping_answers_is_a_wrong_command_and_a_leaver_frees_its_place() {
+    let _serial = serial();
+    let pmu = Pmu::start();
+    for _ in 0..2 {
+        let mut tls = pmu.tls();
+        tls.write_all(b"CMD_short:3600").unwrap();
+        let mut answer = Vec::new();
+        let _ = tls.read_to_end(&mut answer);
+        assert_eq!(answer, b"Wrong command.");
+    }
+    // 3 messages 20 s apart, the client leaves after the first.
+    let mut tls = pmu.tls();
+    tls.write_all(b"CMD_short:20").unwrap();
+    let mut first = [0u8; 18];
+    tls.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"This is PMU data 0");
+    drop(tls);
+    let left = Instant::now();
+    // Its thread ends at once, not at the next message 20 s later.
+    pmu.caps.assert_recovers("a sleeping client that left");
+    assert!(
+        left.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        left.elapsed()
+    );
+    let answered = pmu.answers("after the sleepers");
+    report_wait(
+        "part6_pmu",
+        "2 × CMD_short:3600, then a sleeper that left",
+        answered,
+    );
 }
 
 #[test]

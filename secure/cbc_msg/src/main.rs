@@ -13,9 +13,11 @@
 //!   to stdout or to a new file of mode 0600.
 //! - `server`: listens on `[::]` (IPv4 and IPv6) unless `--bind`; prints
 //!   each authentic message as one line on stdout, control characters
-//!   escaped; a rejected message is one error line on stderr and the
-//!   server goes on. One thread per connection, at most
-//!   `--max-connections`; a connection may carry several messages.
+//!   escaped; a rejected message is one error line on stderr, closes its
+//!   connection, and the server goes on. One thread per connection, at
+//!   most `--max-connections` (when none is free, a newcomer takes the
+//!   place of the oldest connection that has delivered no message yet); a
+//!   connection may carry several messages.
 //! - `client`: one message (`--message`, or one line from stdin, after a
 //!   `message: ` prompt on stderr when stdin is a terminal), one
 //!   connection.

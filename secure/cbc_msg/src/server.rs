@@ -3,14 +3,22 @@
 //! message printed as one line on stdout.
 //!
 //! Nothing a peer sends stops the server: a forged or damaged message is
-//! reported on stderr and skipped (its frame boundary is still known); a
-//! bad length prefix, a truncated frame or a silent peer ends that
-//! connection only, since after them the stream cannot be re-synchronised.
+//! reported on stderr and ends that connection (a peer without the key
+//! would otherwise hold its place for ever with a junk frame now and
+//! then); a bad length prefix, a truncated frame or a silent peer ends
+//! that connection too.
+//!
+//! Admission (`netserve::accept`): at most `--max-connections`, half of
+//! them at most for one IP address; a connection counts as waiting until
+//! its first authentic message, and when no place is free a newcomer takes
+//! the place of the oldest waiting one, which is closed. A connection that
+//! has delivered a message keeps its place until it closes or stays silent
+//! for `--timeout`.
 
 use crate::frame::{self, ReadError};
 use crate::key::Keys;
 use anyhow::Context;
-use netserve::accept::{ConnectionLimit, DeadlineStream, Event};
+use netserve::accept::{ConnectionLimit, DeadlineStream, Event, Slot};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::borrow::Cow;
 use std::io::{self, BufReader, ErrorKind, Write};
@@ -107,9 +115,12 @@ pub fn serve(listener: TcpListener, keys: Keys, options: Options) -> anyhow::Res
             Event::AcceptFailed(err) => {
                 crate::say!("cbc_msg: error: accepting a connection: {err}")
             }
-            Event::OverCap { peer, max } => crate::say!(
-                "cbc_msg: error: connection from {peer} refused: {max} connections open already \
-                 (--max-connections)"
+            Event::Refused { peer, why } => crate::say!(
+                "cbc_msg: error: connection from {peer} refused: {why} (--max-connections)"
+            ),
+            Event::Evicted { peer, evicted } => crate::say!(
+                "cbc_msg: error: connection from {evicted} closed: it had sent no message, and \
+                 {peer} needed its place (--max-connections)"
             ),
             Event::NoThread { peer, error } => {
                 crate::say!(
@@ -117,13 +128,13 @@ pub fn serve(listener: TcpListener, keys: Keys, options: Options) -> anyhow::Res
                 )
             }
         },
-        move |stream, peer| handle(stream, peer, &keys, &options),
+        move |stream, peer, slot| handle(stream, peer, slot, &keys, &options),
     );
     Ok(())
 }
 
 /// Serves one connection until the peer closes or misbehaves.
-fn handle(stream: TcpStream, peer: SocketAddr, keys: &Keys, options: &Options) {
+fn handle(stream: TcpStream, peer: SocketAddr, slot: &Slot, keys: &Keys, options: &Options) {
     if options.verbose {
         crate::say!("cbc_msg: connection from {peer}");
     }
@@ -161,17 +172,31 @@ fn handle(stream: TcpStream, peer: SocketAddr, keys: &Keys, options: &Options) {
         match frame::open(keys, &body) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => {
+                    if messages == 0 && !slot.serving() {
+                        crate::say!(
+                            "cbc_msg: error: message from {peer} dropped: its connection had \
+                             given its place to a newer one"
+                        );
+                        break;
+                    }
                     messages += 1;
                     print_message(&text);
                 }
                 // Authentic, so only a key holder's own program can get
                 // here: saying why helps him and tells a forger nothing.
                 Err(_) => {
-                    crate::say!("cbc_msg: error: message from {peer} rejected: not UTF-8 text")
+                    crate::say!(
+                        "cbc_msg: error: message from {peer} rejected: not UTF-8 text; \
+                         connection closed"
+                    );
+                    break;
                 }
             },
             Err(rejected) => {
-                crate::say!("cbc_msg: error: message from {peer} rejected: {rejected}")
+                crate::say!(
+                    "cbc_msg: error: message from {peer} rejected: {rejected}; connection closed"
+                );
+                break;
             }
         }
     }

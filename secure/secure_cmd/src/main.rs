@@ -47,8 +47,11 @@
 //!   connection goes on); a line that is not UTF-8, holds a NUL or is
 //!   blank is answered `ERR` too: every line gets one answer. A last line
 //!   without its newline when the client closes is dropped.
-//! - Connections: at most 64 at once (`--max-connections`; more are
-//!   closed on arrival and logged); 10 s from connecting to the end of the
+//! - Connections: at most 64 at once (`--max-connections`), 32 from one
+//!   IP address; when none is free, a newcomer takes the place of the
+//!   oldest connection still in its TLS handshake (closed and logged), and
+//!   is closed on arrival only when every place is held by an
+//!   authenticated client (`netserve::accept`); 10 s from connecting to the end of the
 //!   handshake (`--handshake-timeout`); 300 s without a request
 //!   (`--idle-timeout`) and 30 s of a blocked send end a connection.
 //! - Log: one line per event, `<RFC 3339 time> <peer> <what>`, appended
@@ -117,7 +120,7 @@ struct ServerArgs {
     /// Bytes of output a command may write before it is killed (1MiB, 1000)
     #[arg(long, default_value = "1MiB", value_parser = output_cap, value_name = "B")]
     output_cap: usize,
-    /// Connections served at once; more are closed on arrival
+    /// Connections at once; when all are taken, a newcomer replaces the oldest one still in its handshake
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
     max_connections: u32,
     /// Seconds a client has from connecting to finishing the TLS handshake

@@ -6,7 +6,7 @@ use crate::log::Log;
 use crate::protocol::{self, BadRequest, Header, LineRead, Request, printable};
 use crate::say;
 use anyhow::Context;
-use netserve::accept::{ConnectionLimit, Event};
+use netserve::accept::{ConnectionLimit, Event, Slot};
 use rustls::{ServerConfig, ServerConnection};
 use std::collections::BTreeSet;
 use std::io::{self, Write};
@@ -30,6 +30,10 @@ const LINGER: Duration = Duration::from_secs(1);
 /// `SO_SNDTIMEO`: a client that stops reading an answer for this long is
 /// dropped, so that it holds its thread no longer.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The stack of a connection's thread: a TLS handshake (rustls, ring)
+/// needs more than plain TCP, far less than Rust's default 2 MiB.
+const CONNECTION_STACK: usize = 512 * 1024;
 
 /// Bytes asked of each `recv()`: two TLS records; clients send short lines.
 const RECV_BUFFER: usize = 32 * 1024;
@@ -137,7 +141,8 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         options,
     });
     // One cap for every listener.
-    let limit = ConnectionLimit::new(shared.options.max_connections);
+    let limit =
+        ConnectionLimit::new(shared.options.max_connections).with_stack_size(CONNECTION_STACK);
     // Printed last: whoever reads it knows the server is ready, and which
     // port port 0 became.
     for addr in &addrs {
@@ -184,8 +189,12 @@ fn bind_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {
     anyhow::anyhow!("cannot listen on {addr}: {err}{hint}")
 }
 
-/// Accepts for ever (`netserve::accept::accept_loop`); a connection over
-/// the cap is logged and closed at once, so that a crowd of clients
+/// Accepts for ever (`netserve::accept::accept_loop`). A connection waits
+/// for its place until its mutual-TLS handshake is done: until then a
+/// newcomer may take its place when none is free. An authenticated client
+/// keeps its place between requests (up to `--idle-timeout`): it holds a
+/// certificate of the CA, and the log names it. A connection with no place
+/// it can take is logged and closed at once, so that a crowd of clients
 /// exhausts neither threads nor descriptors.
 fn accept_loop(listener: TcpListener, limit: &ConnectionLimit, shared: Arc<Shared>) {
     let log = shared.clone();
@@ -196,16 +205,23 @@ fn accept_loop(listener: TcpListener, limit: &ConnectionLimit, shared: Arc<Share
         || false,
         |event| match event {
             Event::AcceptFailed(err) => log.log.line("-", format_args!("accept failed: {err}")),
-            Event::OverCap { peer, max } => log.log.line(
+            Event::Refused { peer, why } => log.log.line(
                 &peer.to_string(),
-                format_args!("refused: {max} connections already (--max-connections)"),
+                format_args!("refused: {why} (--max-connections)"),
+            ),
+            Event::Evicted { peer, evicted } => log.log.line(
+                &evicted.to_string(),
+                format_args!(
+                    "closed: still in its handshake when {peer} needed its place \
+                     (--max-connections)"
+                ),
             ),
             Event::NoThread { peer, error } => log.log.line(
                 &peer.to_string(),
                 format_args!("no thread to serve it: {error}"),
             ),
         },
-        move |stream, peer| Connection::new(peer, &shared).serve(stream),
+        move |stream, peer, slot| Connection::new(peer, &shared).serve(stream, slot),
     );
 }
 
@@ -231,7 +247,7 @@ impl<'a> Connection<'a> {
     }
 
     /// From handshake to close; every outcome is logged.
-    fn serve(mut self, stream: TcpStream) {
+    fn serve(mut self, stream: TcpStream, slot: &Slot) {
         let accepted = Instant::now();
         let options = &self.shared.options;
         let conn = match ServerConnection::new(self.shared.config.clone()) {
@@ -273,6 +289,11 @@ impl<'a> Connection<'a> {
                     printable(&err.to_string())
                 )),
             };
+        }
+        if !slot.serving() {
+            return self.log(format_args!(
+                "closed: its place went to a newer connection during the handshake"
+            ));
         }
         let report = HandshakeReport::of(tls.conn(), tls.side());
         let cn = match &report.peer {

@@ -12,7 +12,9 @@ use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use testkit::hostile::{Caps, closed_within, reset_close, serial, silent_connections};
+use testkit::hostile::{
+    Caps, closed_within, connect_close_storm, report_wait, reset_close, serial, silent_connections,
+};
 use testkit::limits::{self, Sampler};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cbc_msg");
@@ -51,8 +53,14 @@ impl Cbc {
             ],
         );
         let addr = proc.listening_addr();
-        let caps = Caps::new(proc.pid(), CAP, SLACK)
-            .reported_as("cbc_msg server", "normal client printed");
+        // A connection without a message costs two descriptors: its
+        // socket and the clone admission keeps to evict it.
+        let caps = Caps {
+            threads: 2 * CAP + SLACK,
+            fds: 3 * CAP + SLACK,
+            ..Caps::new(proc.pid(), CAP, SLACK)
+                .reported_as("cbc_msg server", "normal client printed")
+        };
         let mut cbc = Cbc {
             _dir: dir,
             key,
@@ -105,11 +113,12 @@ fn a_thousand_silent_connections() {
     assert!(limits::raise_fd_limit(4096) >= 1100, "RLIMIT_NOFILE");
     let cbc = Cbc::start();
     let sampler = Sampler::start(cbc.caps.pid);
-    let silent = silent_connections(cbc.addr, 1000);
-    // The idle time-out (1 s) frees the served ones; the attacker still
-    // holds its sockets.
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut silent = silent_connections(cbc.addr, 1000);
+    // Every place is held by a connection that has sent no message: the
+    // client takes the oldest one's at once.
     let answered = cbc.answers("with 1000 silent sockets open");
+    report_wait("cbc_msg", "1000 idle connections", answered);
+    assert!(closed_within(&mut silent[0], PROMPT), "the oldest idler");
     drop(silent);
     let recovered = cbc.caps.assert_recovers("1000 silent connections");
     let peak = sampler.stop();
@@ -165,20 +174,26 @@ fn a_hundred_megabytes_of_forged_frames() {
     let mut forged = (body_len as u32).to_be_bytes().to_vec();
     forged.resize(4 + body_len, 0x5a);
     let start = Instant::now();
+    // The first forged frame closes the connection: the writes after it
+    // fail.
+    let mut written = 0;
     for _ in 0..100 {
-        stream.write_all(&forged).unwrap();
+        if stream.write_all(&forged).is_err() {
+            break;
+        }
+        written += 1;
     }
-    stream.shutdown(Shutdown::Write).unwrap();
+    let _ = stream.shutdown(Shutdown::Write);
     assert!(closed_within(&mut stream, Duration::from_secs(10)));
+    assert!(written < 100, "all 100 frames were taken");
     let took = start.elapsed();
-    let mut rejected = 0;
-    while rejected < 100 {
+    loop {
         let line = cbc
             .proc
             .stderr_line_within(Duration::from_secs(5))
-            .expect("one error line per forged frame");
-        if line.ends_with("rejected: authentication failed") {
-            rejected += 1;
+            .expect("an error line for the forged frame");
+        if line.ends_with("rejected: authentication failed; connection closed") {
+            break;
         }
     }
     // And 100 MB that is not even frames: refused after 4 bytes.
@@ -206,7 +221,8 @@ fn a_hundred_megabytes_of_forged_frames() {
     );
     cbc.caps.report(
         &format!(
-            "100 forged 1 MiB frames on one connection (all read and rejected in {took:.2?}), \
+            "100 forged 1 MiB frames on one connection (closed at the first, {written} \
+             taken, in {took:.2?}), \
              then 100 MB of 0xa5 (refused after the length prefix; {} KiB taken)",
             taken >> 10
         ),
@@ -254,4 +270,55 @@ fn a_slow_client_one_byte_every_100_ms() {
         recovered,
         answered,
     );
+}
+
+#[test]
+fn a_connect_close_storm() {
+    let _serial = serial();
+    let cbc = Cbc::start();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let storms: Vec<_> = (0..2)
+        .map(|_| connect_close_storm(cbc.addr, stop.clone()))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut slowest = Duration::ZERO;
+    for i in 0..3 {
+        slowest = slowest.max(cbc.answers(&format!("during the storm ({i})")));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let pairs: usize = storms.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(pairs > 50, "{pairs} pairs");
+    report_wait(
+        "cbc_msg",
+        &format!("connect/close storm ({pairs} pairs)"),
+        slowest,
+    );
+    cbc.caps.assert_recovers("connect/close storm");
+}
+
+#[test]
+fn a_keyless_client_with_a_junk_frame_now_and_then_keeps_no_place() {
+    let _serial = serial();
+    let cbc = Cbc::start();
+    // A junk frame every 0.5 s, within the 1 s time-out: before, each
+    // one restarted the deadline.
+    let mut junk = TcpStream::connect(cbc.addr).unwrap();
+    let mut frame = 64u32.to_be_bytes().to_vec();
+    frame.resize(4 + 64, 0x5a);
+    let started = Instant::now();
+    let mut closed = false;
+    for _ in 0..6 {
+        if junk.write_all(&frame).is_err() || closed_within(&mut junk, Duration::from_millis(500)) {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "still open after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    cbc.answers("after the junk frames");
 }

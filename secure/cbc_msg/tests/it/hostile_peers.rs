@@ -60,7 +60,10 @@ fn a_flipped_bit_is_rejected_without_plaintext() {
         line.starts_with("cbc_msg: error: message from [::1]:"),
         "{line}"
     );
-    assert!(line.ends_with(" rejected: authentication failed"), "{line}");
+    assert!(
+        line.ends_with(" rejected: authentication failed; connection closed"),
+        "{line}"
+    );
     assert!(!line.contains("secret"), "{line}");
     server.assert_quiet(Duration::from_millis(100));
     send("::1", &server.port(), &key, "still here");
@@ -76,20 +79,35 @@ fn a_wrong_key_is_rejected() {
 }
 
 #[test]
-fn a_rejected_message_does_not_end_the_connection() {
-    // The frame's length was sound, so the next frame is still found.
-    let (_dir, _key, keys, server) = server("127.0.0.1", &[]);
+fn a_rejected_message_ends_the_connection() {
+    // A client without the key would otherwise keep its place for ever
+    // with a junk frame every few seconds: the first one closes it, and
+    // what follows on that connection is never read.
+    let (_dir, key, keys, mut server) = server("127.0.0.1", &["--timeout", "2"]);
     let mut bytes = cbc_msg::seal(&keys, b"forged").unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0x80; // in the tag
-    bytes.extend(cbc_msg::seal(&keys, b"genuine").unwrap());
-    send_raw(&server, &bytes);
+    let mut stream = connect(server.addr);
+    stream.write_all(&bytes).unwrap();
+    let started = std::time::Instant::now();
+    assert!(testkit::hostile::closed_within(
+        &mut stream,
+        std::time::Duration::from_secs(1)
+    ));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let line = server.error_line();
     assert!(
-        server
-            .error_line()
-            .contains("rejected: authentication failed")
+        line.contains("rejected: authentication failed; connection closed"),
+        "{line}"
     );
-    assert_eq!(server.line(), "genuine");
+    let _ = stream.write_all(&cbc_msg::seal(&keys, b"genuine").unwrap());
+    server.assert_quiet(std::time::Duration::from_millis(300));
+    assert_error_then_still_serving_after(&mut server, &key);
+}
+
+fn assert_error_then_still_serving_after(server: &mut Server, key: &std::path::Path) {
+    send("127.0.0.1", &server.port(), key, "next client");
+    assert_eq!(server.line(), "next client");
 }
 
 #[test]

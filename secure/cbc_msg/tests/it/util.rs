@@ -205,11 +205,6 @@ impl Server {
             .unwrap_or_else(|err| panic!("no stderr line from the server: {err}"))
     }
 
-    /// The next stderr line if one comes within `wait`.
-    pub fn error_line_within(&self, wait: Duration) -> Option<String> {
-        self.stderr.recv_timeout(wait).ok()
-    }
-
     /// Asserts that the server prints nothing on stdout for `wait`.
     pub fn assert_quiet(&self, wait: Duration) {
         match self.stdout.recv_timeout(wait) {

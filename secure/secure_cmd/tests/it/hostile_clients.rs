@@ -8,7 +8,10 @@ use crate::util::{Pki, Raw, Server};
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
-use testkit::hostile::{Caps, closed_within, reset_close, serial, silent_connections};
+use testkit::hostile::{
+    Caps, closed_within, connect_close_storm, half_client_hellos, report_wait, reset_close, serial,
+    silent_connections,
+};
 use testkit::limits::{self, Sampler};
 
 const CAP: usize = 64;
@@ -44,8 +47,10 @@ impl Secure {
         // Each served connection may run one command (a child, plus a
         // thread reading its output) besides its own thread.
         let caps = Caps {
-            threads: 2 * CAP + SLACK,
-            fds: 2 * CAP + SLACK + CAP,
+            threads: 3 * CAP + SLACK,
+            // A connection in its handshake also costs the clone of its
+            // socket that admission keeps to evict it.
+            fds: 4 * CAP + SLACK + CAP,
             ..Caps::new(server.proc.pid(), CAP, SLACK)
                 .reported_as("secure_cmd server", "normal client answered")
         };
@@ -94,10 +99,12 @@ fn a_thousand_silent_connections() {
     assert!(limits::raise_fd_limit(4096) >= 1100, "RLIMIT_NOFILE");
     let secure = Secure::start("hostile-silent");
     let sampler = Sampler::start(secure.caps.pid);
-    let silent = silent_connections(secure.server.addrs[0], 1000);
-    // The handshake time-out (1 s) frees the served ones.
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut silent = silent_connections(secure.server.addrs[0], 1000);
+    // Every place is held by a connection still waiting for its
+    // handshake: alice takes the oldest one's at once.
     let answered = secure.answers("with 1000 silent sockets open");
+    report_wait("secure_cmd", "1000 idle connections", answered);
+    assert!(closed_within(&mut silent[0], PROMPT), "the oldest idler");
     drop(silent);
     let recovered = secure.caps.assert_recovers("1000 silent connections");
     let peak = sampler.stop();
@@ -105,6 +112,49 @@ fn a_thousand_silent_connections() {
     secure
         .caps
         .report("1000 silent connections", peak, recovered, answered);
+}
+
+#[test]
+fn three_hundred_half_sent_client_hellos() {
+    let _serial = serial();
+    let secure = Secure::start("hostile-hellos");
+    let sampler = Sampler::start(secure.caps.pid);
+    let mut half = half_client_hellos(secure.server.addrs[0], 300);
+    let answered = secure.answers("with 300 half ClientHellos open");
+    report_wait("secure_cmd", "300 half-sent ClientHellos", answered);
+    assert!(closed_within(&mut half[0], PROMPT), "the oldest one");
+    drop(half);
+    let recovered = secure.caps.assert_recovers("300 half ClientHellos");
+    let peak = sampler.stop();
+    secure.caps.assert_under(peak, "300 half ClientHellos");
+    secure
+        .caps
+        .report("300 half-sent ClientHellos", peak, recovered, answered);
+}
+
+#[test]
+fn a_connect_close_storm() {
+    let _serial = serial();
+    let secure = Secure::start("hostile-storm");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let storms: Vec<_> = (0..2)
+        .map(|_| connect_close_storm(secure.server.addrs[0], stop.clone()))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut slowest = Duration::ZERO;
+    for i in 0..3 {
+        slowest = slowest.max(secure.answers(&format!("during the storm ({i})")));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let pairs: usize = storms.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(pairs > 50, "{pairs} pairs");
+    report_wait(
+        "secure_cmd",
+        &format!("connect/close storm ({pairs} pairs)"),
+        slowest,
+    );
+    secure.caps.assert_recovers("connect/close storm");
 }
 
 #[test]
