@@ -28,30 +28,6 @@
 //! until the client is stopped with Ctrl+C (questions 7 and 8) or the server
 //! closes; `--close` ends it after the echo instead (for scripts).
 //!
-//! Design choices:
-//!
-//! - `udp-send` resolves the host with [`common::resolve`] (IPv6 first;
-//!   `localhost` is `::1` then `127.0.0.1`) and sends the datagram once, to
-//!   the first address whose family works here: the socket can be created
-//!   and the local stack accepts the datagram. It does not send to every
-//!   address, because a dual-stack receiver would then print the message
-//!   twice. UDP has no handshake, so nothing tells the sender whether anyone
-//!   listens; give `--host 127.0.0.1` to reach an IPv4-only receiver.
-//! - `udp-recv` and `tcp-server` bind `[::]` with `IPV6_V6ONLY` off, so IPv4
-//!   and IPv6 peers both arrive on one socket; an IPv4 peer then shows as
-//!   `::ffff:a.b.c.d`, which is printed as plain IPv4. Without IPv6 they
-//!   fall back to `0.0.0.0`. `--bind ADDR` picks one address instead
-//!   (`127.0.0.1`, `::1`, or `::ffff:127.0.0.1` for IPv4 peers through an
-//!   IPv6 socket).
-//! - `tcp-server` is iterative like the handout's: one connection at a time.
-//!   A second client's connection completes in the kernel's accept queue,
-//!   but its message waits until the first client leaves (the lab's
-//!   question on concurrent clients). A client that resets or sends garbage
-//!   is reported on stderr and the server waits for the next one; with
-//!   `--once`, that one connection's failure is the exit status.
-//! - Received bytes are shown as UTF-8, invalid sequences replaced by U+FFFD,
-//!   per `recv()`: a character cut by a buffer boundary shows as two
-//!   replacement characters, which is the lab's point about byte streams.
 //! - stdout carries only the handout's lines and is flushed after each one;
 //!   progress goes to stderr.
 

@@ -1,6 +1,16 @@
 //! What the receiving programs share: binding a dual-stack socket,
 //! printing what a `recv()` returned, and showing a peer's address the way
 //! the handout's Python prints it.
+//!
+//! - `udp-recv` and `tcp-server` bind `[::]` with `IPV6_V6ONLY` off, so IPv4
+//!   and IPv6 peers both arrive on one socket; an IPv4 peer then shows as
+//!   `::ffff:a.b.c.d`, which is printed as plain IPv4. Without IPv6 they
+//!   fall back to `0.0.0.0`. `--bind ADDR` picks one address instead
+//!   (`127.0.0.1`, `::1`, or `::ffff:127.0.0.1` for IPv4 peers through an
+//!   IPv6 socket).
+//! - Received bytes are shown as UTF-8, invalid sequences replaced by U+FFFD,
+//!   per `recv()`: a character cut by a buffer boundary shows as two
+//!   replacement characters, which is the lab's point about byte streams.
 
 use std::fmt;
 use std::io::{self, Write};

@@ -1,4 +1,11 @@
 //! Codes C and D: the TCP echo server and its client.
+//!
+//! - `tcp-server` is iterative like the handout's: one connection at a time.
+//!   A second client's connection completes in the kernel's accept queue,
+//!   but its message waits until the first client leaves (the lab's
+//!   question on concurrent clients). A client that resets or sends garbage
+//!   is reported on stderr and the server waits for the next one; with
+//!   `--once`, that one connection's failure is the exit status.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};

@@ -1,4 +1,12 @@
 //! Codes A and B: one UDP datagram, sent and received.
+//!
+//! - `udp-send` resolves the host with [`common::resolve`] (IPv6 first;
+//!   `localhost` is `::1` then `127.0.0.1`) and sends the datagram once, to
+//!   the first address whose family works here: the socket can be created
+//!   and the local stack accepts the datagram. It does not send to every
+//!   address, because a dual-stack receiver would then print the message
+//!   twice. UDP has no handshake, so nothing tells the sender whether anyone
+//!   listens; give `--host 127.0.0.1` to reach an IPv4-only receiver.
 
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};

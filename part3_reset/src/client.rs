@@ -1,6 +1,40 @@
 //! The reset exchange: send `RESET:<n>` on every family, wait for the
-//! server's `OFFSET`, retransmit on time-out. See the design notes in
-//! `main.rs`.
+//! server's `OFFSET`, retransmit on time-out.
+//!
+//! - **Both families on every attempt.** The course server listens on IPv4
+//!   or on IPv6, never both, and which one changes over the day, so every
+//!   attempt goes to every address the host resolves to (every A and AAAA
+//!   record, see [`common::addr::resolve`]). `-4` / `-6` restrict to one
+//!   family.
+//! - **One UDP socket per family**, not connected, `send_to` each address:
+//!   an `AF_INET` socket and an `AF_INET6` socket with `IPV6_V6ONLY` on
+//!   (`man 7 ipv6`). A host without IPv6 then simply has no IPv6 socket (its
+//!   creation or its sends fail, a one-time warning on stderr, and the
+//!   client goes on over IPv4); a single dual-stack socket would need that
+//!   very fallback anyway. Only when no address at all can be sent to is it
+//!   an error. Not connecting lets one socket reach several addresses, and
+//!   keeps ICMP "port unreachable" from the family the server is not
+//!   listening on out of our way (Linux reports ICMP errors only to
+//!   connected UDP sockets).
+//! - **Blocking reads in threads.** The lab asks for blocking sockets. One
+//!   reader thread per socket blocks in `recv_from` and forwards every
+//!   datagram over a channel; the main thread waits on the channel with
+//!   `recv_timeout` until the attempt's deadline, so a reply is acted on as
+//!   soon as it arrives, with no polling and no sleeping. The readers are
+//!   scoped threads, woken at the end of a run by `shutdown(SHUT_RD)`
+//!   (`man 2 shutdown`), which on Linux wakes a `recv` blocked on a UDP
+//!   socket even when it is not connected.
+//! - **Only the server's answer counts.** A datagram counts only if it comes
+//!   from one of the addresses we sent to (address and port, v4-mapped
+//!   addresses unmapped) and is `OFFSET=X` or `OFFSET:X` with `0 <= X <= n`.
+//!   Anything else (another sender, `Wrong command.`, garbage, X > n) is
+//!   ignored, noted on stderr with `-v`. ICMP errors surfacing as
+//!   `ECONNREFUSED` or `ECONNRESET` never stop the client.
+//! - **Fresh sockets per run.** UDP has no way to tell a late reply to the
+//!   previous run from an answer to this one, so each run uses new sockets,
+//!   bound before the previous run's are closed: the kernel cannot give the
+//!   new sockets an old port, and a late reply lands on a socket nobody
+//!   reads.
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Local};

@@ -1,5 +1,11 @@
 //! What the client prints: one line per acknowledged reset, and the summary
 //! of `--runs`.
+//!
+//! - **Loss estimate** (the lab's question on how lossy the server is): if
+//!   each attempt is dropped independently with probability p, the attempts
+//!   a run needs are geometric with mean 1/(1-p), so with A attempts over N
+//!   runs p is estimated as 1 - N/A. An attempt counts once, whichever
+//!   families it was sent on: the loss is that of the family that answered.
 
 use chrono::{DateTime, Local, SecondsFormat};
 use common::Family;
