@@ -14,6 +14,12 @@
 //!
 //! The executables are called as docs/SPEC.md's command lines say (`--host`,
 //! `--port`, `--url`, `--interface`, `serve --listen` …).
+//!
+//! [`course`] grades hand-ins as the course received them instead: programs
+//! in any language, called with the course's convention (the command alone
+//! on the command line, `tcpip.epfl.ch` on the lab's ports), each in a box
+//! of its own (network namespace, user, limits), one group or a whole
+//! class at a time.
 
 pub mod bins;
 pub mod checks;
