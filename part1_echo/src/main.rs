@@ -31,6 +31,8 @@
 //! - stdout carries only the handout's lines and is flushed after each one;
 //!   progress goes to stderr.
 
+#![forbid(unsafe_code)]
+
 mod net;
 mod tcp;
 mod udp;

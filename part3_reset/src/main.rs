@@ -15,6 +15,8 @@
 //! and with `--runs` one summary line,
 //! `runs: N, attempts: A, mean attempts per ack: M, estimated loss probability: P`.
 
+#![forbid(unsafe_code)]
+
 mod client;
 mod report;
 

@@ -26,6 +26,8 @@
 //!   interface; stdout only the datagrams, flushed whenever the socket's
 //!   queue is drained.
 
+#![forbid(unsafe_code)]
+
 use anyhow::Context;
 use clap::Parser;
 use common::multicast::Interface;

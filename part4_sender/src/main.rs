@@ -23,6 +23,8 @@
 //! - The socket is not bound: the kernel picks the source port. The TV
 //!   channel's answers go to the group, so run `part4_receiver` to see them.
 
+#![forbid(unsafe_code)]
+
 use anyhow::Context;
 use clap::Parser;
 use common::frame::Id;

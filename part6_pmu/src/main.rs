@@ -77,6 +77,8 @@
 //! - Every stderr line is written in one `write()`, so that the lines of
 //!   concurrent connections never mix.
 
+#![forbid(unsafe_code)]
+
 mod client;
 mod server;
 

@@ -12,6 +12,8 @@
 //! properties written next to it: the properties are what a fuzzer checks
 //! beyond "does not crash".
 
+#![forbid(unsafe_code)]
+
 mod cbc_frame;
 mod command;
 mod mcast_frame;

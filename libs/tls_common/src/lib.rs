@@ -26,6 +26,8 @@
 //!   `x509-parser`: neither rustls nor webpki exposes them, and the start-up
 //!   checks and the `-v` report need them.
 
+#![forbid(unsafe_code)]
+
 pub mod cert;
 pub mod config;
 pub mod load;

@@ -11,6 +11,8 @@
 //!   from a stream under a 1 MiB cap;
 //! - [`server`] and [`client`]: the two ends over TCP.
 
+#![forbid(unsafe_code)]
+
 /// Prints one line on stderr in a single `write(2)`: Rust's stderr is
 /// unbuffered, and `eprintln!` may write a line in several pieces, between
 /// which the output of another program on the same terminal (the client

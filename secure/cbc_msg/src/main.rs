@@ -27,6 +27,8 @@
 //! ciphertext) (32). `L` is capped at 1 MiB and checked before anything is
 //! allocated. See README.md for the design and how it was tested.
 
+#![forbid(unsafe_code)]
+
 use clap::{Parser, Subcommand};
 use std::net::IpAddr;
 use std::path::PathBuf;
