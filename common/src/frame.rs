@@ -22,15 +22,6 @@ use std::str::FromStr;
 /// Bytes of the ID at the start of every datagram.
 pub const ID_LEN: usize = 6;
 
-/// The most a UDP datagram can carry over IPv4: 65535 minus the 20-byte IP
-/// and 8-byte UDP headers (RFC 768, RFC 791).
-pub const MAX_UDP_PAYLOAD_V4: usize = 65_507;
-
-/// The most a UDP datagram can carry over IPv6 without jumbograms: the
-/// 16-bit payload length counts the 8-byte UDP header but not the IPv6
-/// header (RFC 8200 §3).
-pub const MAX_UDP_PAYLOAD_V6: usize = 65_527;
-
 /// The ID of a datagram: who sent it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Id(pub [u8; ID_LEN]);

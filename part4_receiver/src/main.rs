@@ -30,51 +30,27 @@
 
 use anyhow::Context;
 use clap::Parser;
-use common::multicast::Interface;
 mod receiver;
 use receiver::Options;
-use std::net::IpAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// The lab's Part 4 receiver: prints the TV channel's multicast datagrams as [ID] text.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// The multicast group (224.0.0.0/4, or ff00::/8 for IPv6)
-    #[arg(long, default_value = "224.1.1.1")]
-    group: IpAddr,
-    /// The UDP port (0: a free one, printed on stderr)
-    #[arg(long, default_value_t = 5005)]
-    port: u16,
-    /// Interface to join on: one of its IPv4 addresses (127.0.0.1: loopback),
-    /// or for an IPv6 group its name or index [default: the kernel's choice]
-    #[arg(long, default_value = "any", value_name = "ADDR")]
-    interface: Interface,
-    /// Stop after N datagrams printed
-    #[arg(long, value_name = "N")]
-    count: Option<u64>,
-    /// Stop after S seconds without a datagram
-    #[arg(long, value_parser = common::cli::seconds, value_name = "S")]
-    timeout: Option<Duration>,
+    #[command(flatten)]
+    options: Options,
 }
 
 fn main() -> ExitCode {
     common::cli::main("part4_receiver", run)
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    common::multicast::check(cli.group, cli.interface).map_err(common::cli::usage)?;
-    if cli.timeout.is_some_and(|t| t.is_zero()) {
+fn run(Cli { options }: Cli) -> anyhow::Result<()> {
+    common::multicast::check(options.group, options.interface).map_err(common::cli::usage)?;
+    if options.timeout.is_some_and(|t| t.is_zero()) {
         return Err(common::cli::usage("--timeout must be more than 0 seconds"));
     }
-    let options = Options {
-        group: cli.group,
-        port: cli.port,
-        interface: cli.interface,
-        count: cli.count,
-        timeout: cli.timeout,
-    };
     let mut out = common::output::stdout().context("opening stdout")?;
     receiver::run(&options, &mut out)
 }

@@ -12,15 +12,24 @@ use std::time::Duration;
 /// payload at most), so no datagram is ever cut.
 const BUFFER: usize = 64 * 1024;
 
-/// What to listen to and for how long.
-#[derive(Debug, Clone)]
+/// What to listen to and for how long: the command line's options.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
+    /// The multicast group (224.0.0.0/4, or ff00::/8 for IPv6)
+    #[arg(long, default_value = "224.1.1.1")]
     pub group: IpAddr,
+    /// The UDP port (0: a free one, printed on stderr)
+    #[arg(long, default_value_t = 5005)]
     pub port: u16,
+    /// Interface to join on: one of its IPv4 addresses (127.0.0.1: loopback),
+    /// or for an IPv6 group its name or index [default: the kernel's choice]
+    #[arg(long, default_value = "any", value_name = "ADDR")]
     pub interface: Interface,
-    /// Stop after this many datagrams printed.
+    /// Stop after N datagrams printed
+    #[arg(long, value_name = "N")]
     pub count: Option<u64>,
-    /// Stop when no datagram has come for this long.
+    /// Stop after S seconds without a datagram
+    #[arg(long, value_parser = common::cli::seconds, value_name = "S")]
     pub timeout: Option<Duration>,
 }
 

@@ -27,33 +27,16 @@
 
 use anyhow::Context;
 use clap::Parser;
-use common::frame::Id;
-use common::multicast::Interface;
 mod sender;
 use sender::{Options, Sender};
-use std::net::IpAddr;
 use std::process::ExitCode;
 
 /// The lab's Part 4 sender: sends each line of stdin as one multicast datagram ID + text.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// The sender's ID: exactly 6 ASCII characters, such as a CAMIPRO number
-    #[arg(long)]
-    id: Id,
-    /// The multicast group (224.0.0.0/4, or ff00::/8 for IPv6)
-    #[arg(long, default_value = "224.1.1.1")]
-    group: IpAddr,
-    /// The UDP port
-    #[arg(long, default_value_t = 5005)]
-    port: u16,
-    /// Interface to send through: one of its IPv4 addresses (127.0.0.1: loopback),
-    /// or for an IPv6 group its name or index [default: the kernel's choice]
-    #[arg(long, default_value = "any", value_name = "ADDR")]
-    interface: Interface,
-    /// Routers the datagrams may cross: 0 this host only, 1 the local network
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=255))]
-    ttl: u32,
+    #[command(flatten)]
+    options: Options,
     /// Send this text as one datagram instead of reading stdin
     #[arg(long, value_name = "TEXT")]
     message: Option<String>,
@@ -64,15 +47,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    common::multicast::check(cli.group, cli.interface).map_err(common::cli::usage)?;
-    let options = Options {
-        id: cli.id,
-        group: cli.group,
-        port: cli.port,
-        interface: cli.interface,
-        ttl: cli.ttl,
-    };
-    let sender = Sender::open(&options)?;
+    let options = &cli.options;
+    common::multicast::check(options.group, options.interface).map_err(common::cli::usage)?;
+    let sender = Sender::open(options)?;
     match &cli.message {
         Some(message) => sender::send_message(&sender, message),
         None => sender::send_lines(&sender, std::io::stdin().lock()).context("sending stdin"),

@@ -1,18 +1,39 @@
 //! The sender: one datagram `ID + text` per line of stdin, or `--message`.
 
 use anyhow::{Context, anyhow, bail};
-use common::frame::{Frame, ID_LEN, Id, MAX_UDP_PAYLOAD_V4, MAX_UDP_PAYLOAD_V6};
+use common::frame::{Frame, ID_LEN, Id};
 use common::multicast::{self, Interface};
 use std::io::{BufRead, ErrorKind, IsTerminal};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 
-/// Where to send, as whom.
-#[derive(Debug, Clone)]
+/// The most a UDP datagram can carry over IPv4: 65535 minus the 20-byte IP
+/// and 8-byte UDP headers (RFC 768, RFC 791).
+const MAX_UDP_PAYLOAD_V4: usize = 65_507;
+
+/// The most a UDP datagram can carry over IPv6 without jumbograms: the
+/// 16-bit payload length counts the 8-byte UDP header but not the IPv6
+/// header (RFC 8200 §3).
+const MAX_UDP_PAYLOAD_V6: usize = 65_527;
+
+/// Who sends, to which group, through which interface: the command
+/// line's options.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
+    /// The sender's ID: exactly 6 ASCII characters, such as a CAMIPRO number
+    #[arg(long)]
     pub id: Id,
+    /// The multicast group (224.0.0.0/4, or ff00::/8 for IPv6)
+    #[arg(long, default_value = "224.1.1.1")]
     pub group: IpAddr,
+    /// The UDP port
+    #[arg(long, default_value_t = 5005)]
     pub port: u16,
+    /// Interface to send through: one of its IPv4 addresses (127.0.0.1: loopback),
+    /// or for an IPv6 group its name or index [default: the kernel's choice]
+    #[arg(long, default_value = "any", value_name = "ADDR")]
     pub interface: Interface,
+    /// Routers the datagrams may cross: 0 this host only, 1 the local network
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=255))]
     pub ttl: u32,
 }
 
