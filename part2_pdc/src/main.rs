@@ -33,31 +33,16 @@ use anyhow::Context;
 use clap::Parser;
 use common::Command;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// The lab's Part 2 PDC: sends PMU commands over IPv6 TCP and prints the messages.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// The PMU server (a name, an IPv4 or an IPv6 address)
-    #[arg(long, default_value = "tcpip.epfl.ch")]
-    host: String,
-    /// The PMU port
-    #[arg(long, default_value_t = 5003)]
-    port: u16,
-    /// Bytes asked of each recv() call
-    #[arg(long, default_value_t = pdc::DEFAULT_BUFSIZE, value_parser = clap::value_parser!(u32).range(1..=(1 << 30)), value_name = "B")]
-    bufsize: u32,
+    #[command(flatten)]
+    options: pdc::Options,
     /// Print recv() calls and bytes per command to stderr
     #[arg(long)]
     stats: bool,
-    /// Seconds to wait for the connection
-    #[arg(long, default_value = "10", value_parser = common::cli::seconds, value_name = "SECS")]
-    connect_timeout: Duration,
-    /// Seconds without a byte from the server before giving up
-    /// (CMD_short:<d> waits at least d + 30)
-    #[arg(long, default_value = "30", value_parser = common::cli::seconds, value_name = "SECS")]
-    timeout: Duration,
     /// CMD_short:<seconds> or CMD_floodme; several run in order
     #[arg(required = true, value_name = "COMMAND")]
     commands: Vec<Command>,
@@ -68,16 +53,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let options = pdc::Options {
-        host: cli.host,
-        port: cli.port,
-        bufsize: cli.bufsize as usize,
-        connect_timeout: cli.connect_timeout,
-        idle_timeout: cli.timeout,
-    };
     let mut out = common::output::Output::stdout().context("opening stdout")?;
     for command in &cli.commands {
-        let stats = pdc::run_command(&options, command, &mut out)?;
+        let stats = pdc::run_command(&cli.options, command, &mut out)?;
         if cli.stats {
             eprintln!("part2_pdc: {command}: {stats}");
         }

@@ -21,13 +21,24 @@ pub const DEFAULT_BUFSIZE: u32 = 64 * 1024;
 /// How long past its interval a `CMD_short:<d>` waits for the next byte.
 const SHORT_GRACE: Duration = Duration::from_secs(30);
 
-/// Where and how to connect.
-#[derive(Debug, Clone)]
+/// Where and how to connect: the command line's options.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
+    /// The PMU server (a name, an IPv4 or an IPv6 address)
+    #[arg(long, default_value = "tcpip.epfl.ch")]
     pub host: String,
+    /// The PMU port
+    #[arg(long, default_value_t = 5003)]
     pub port: u16,
-    pub bufsize: usize,
+    /// Bytes asked of each recv() call
+    #[arg(long, default_value_t = DEFAULT_BUFSIZE, value_parser = clap::value_parser!(u32).range(1..=(1 << 30)), value_name = "B")]
+    pub bufsize: u32,
+    /// Seconds to wait for the connection
+    #[arg(long, default_value = "10", value_parser = common::cli::seconds, value_name = "SECS")]
     pub connect_timeout: Duration,
+    /// Seconds without a byte from the server before giving up
+    /// (CMD_short:<d> waits at least d + 30)
+    #[arg(long = "timeout", default_value = "30", value_parser = common::cli::seconds, value_name = "SECS")]
     pub idle_timeout: Duration,
 }
 
@@ -59,9 +70,9 @@ pub fn run_command(
         .write_all(&command.to_wire())
         .with_context(|| format!("sending {command}"))?;
     match command {
-        Command::Floodme => receive_flood(&stream, options.bufsize, command, idle, out),
+        Command::Floodme => receive_flood(&stream, options.bufsize as usize, command, idle, out),
         Command::Short { .. } => receive(
-            &mut TcpSource::new(&stream, options.bufsize),
+            &mut TcpSource::new(&stream, options.bufsize as usize),
             command,
             idle,
             "",
