@@ -7,5 +7,6 @@ mod broken_sender;
 mod broken_tls_server;
 mod missing_and_skipped;
 mod our_binaries;
+mod report_path;
 mod submission;
 mod util;
