@@ -26,9 +26,9 @@ help:
 	@echo "make part4-receiver    Part 4 receiver on 224.1.1.1:5005 [IFACE=an IPv4 address of the interface]"
 	@echo "make part4-sender ID=… Part 4 sender: each line typed becomes one datagram [IFACE=…]"
 	@echo "make part5 CMD=...     Part 5 WebSocket PDC against ws://HOST:5006"
-	@echo "make key csr CAMIPRO1=…  Part 6 RSA-2048 key and CSR in certs/ (certs/openssl.cnf)"
-	@echo "make test-ca test-cert CAMIPRO1=…  a local CA, and the CSR signed by it"
-	@echo "make part6 CERT=… KEY=…  Part 6 TLS PMU server on port 5003"
+	@echo "make key csr CAMIPRO1=…  Part 6 key certs/<C1>_key.pem (RSA 2048) and request certs/<C1>.csr"
+	@echo "make test-ca test-cert CAMIPRO1=…  a local test CA (certs/test-ca.crt), and certs/<C1>_test_cert.pem"
+	@echo "make part6 CAMIPRO1=…  Part 6 TLS PMU server on port 5003 with certs/<C1>_cert.pem (or CERT=… KEY=…)"
 	@echo "make submission CAMIPRO1=… CAMIPRO2=…  Lab3_<C1>_<C2>/ and .zip, the executables under the course's names"
 	@echo "make grade [BIN_DIR=…]  lab_grader: every part against lab_server on loopback, a table and a score"
 	@echo "make report            the lab's experiments on loopback; the measured answers in REPORT.md"
@@ -77,38 +77,43 @@ part5: build
 	$(BIN)/part5_ws --url ws://$(HOST):5006 $(CMD)
 
 # Part 6: the private key, CSR and certificates, in $(CERTS) (git-ignored but
-# for openssl.cnf). CAMIPRO1 names the files; the subject's fields have
-# defaults that can be overridden (make csr CAMIPRO1=123456 CERT_O=EPFL ...).
+# for openssl.cnf), named as the handout names them after CAMIPRO1: the key
+# <C1>_key.pem, the request <C1>.csr, the certificate the course CA returns
+# <C1>_cert.pem, the course CA's certificate cacert.pem. The local test CA
+# and its certificate have names that cannot be taken for the course's
+# (test-ca.crt, <C1>_test_cert.pem). The subject's fields default to what
+# the course CA signed (C=CH, ST=VAUD, L=Lausanne, O=EPFL, CN=<C1>) and can
+# be overridden (make csr CAMIPRO1=123456 CERT_OU=Lab3 ...).
 CERTS    ?= certs
 SSL_CNF  ?= certs/openssl.cnf
 OPENSSL  ?= openssl
 CERT_C   ?= CH
-CERT_ST  ?= Vaud
+CERT_ST  ?= VAUD
 CERT_L   ?= Lausanne
 CERT_O   ?= EPFL
-CERT_OU  ?= TCP-IP Lab 3
+CERT_OU  ?=
 CERT_CN  ?= $(CAMIPRO1)
-KEY      ?= $(CERTS)/$(CAMIPRO1).key
-CERT     ?= $(CERTS)/$(CAMIPRO1).crt
+KEY      ?= $(CERTS)/$(CAMIPRO1)_key.pem
+CERT     ?= $(CERTS)/$(CAMIPRO1)_cert.pem
 TEST_DAYS ?= 30
 need-camipro = @case "$(CAMIPRO1)" in ''|*[!0-9]*) echo "make $@: give your CAMIPRO number: make $@ CAMIPRO1=123456" >&2; exit 2;; esac
 
 key:
 	$(need-camipro)
 	@mkdir -p $(CERTS)
-	@if [ -e $(CERTS)/$(CAMIPRO1).key ]; then \
-	    echo "$(CERTS)/$(CAMIPRO1).key exists: kept (a new key would not match the certificate signed for it; delete it first to start over)"; \
+	@if [ -e $(CERTS)/$(CAMIPRO1)_key.pem ]; then \
+	    echo "$(CERTS)/$(CAMIPRO1)_key.pem exists: kept (a new key would not match the certificate signed for it; delete it first to start over)"; \
 	else \
-	    (umask 077 && $(OPENSSL) genrsa -out $(CERTS)/$(CAMIPRO1).key 2048) && \
-	    echo "$(CERTS)/$(CAMIPRO1).key: RSA 2048, keep it private"; \
+	    (umask 077 && $(OPENSSL) genrsa -out $(CERTS)/$(CAMIPRO1)_key.pem 2048) && \
+	    echo "$(CERTS)/$(CAMIPRO1)_key.pem: RSA 2048, keep it private"; \
 	fi
 
 csr: key
-	$(OPENSSL) req -new -config $(SSL_CNF) -key $(CERTS)/$(CAMIPRO1).key \
-	    -subj "/C=$(CERT_C)/ST=$(CERT_ST)/L=$(CERT_L)/O=$(CERT_O)/OU=$(CERT_OU)/CN=$(CERT_CN)" \
+	$(OPENSSL) req -new -config $(SSL_CNF) -key $(CERTS)/$(CAMIPRO1)_key.pem \
+	    -subj "/C=$(CERT_C)/ST=$(CERT_ST)/L=$(CERT_L)/O=$(CERT_O)$(if $(CERT_OU),/OU=$(CERT_OU))/CN=$(CERT_CN)" \
 	    -out $(CERTS)/$(CAMIPRO1).csr
 	@$(OPENSSL) req -in $(CERTS)/$(CAMIPRO1).csr -noout -subject
-	@echo "$(CERTS)/$(CAMIPRO1).csr: send it to the course CA, save the certificate it returns as $(CERTS)/$(CAMIPRO1).crt"
+	@echo "$(CERTS)/$(CAMIPRO1).csr: send it to the course CA; save the certificate it returns as $(CERTS)/$(CAMIPRO1)_cert.pem and the CA's own (Moodle) as $(CERTS)/cacert.pem"
 
 test-ca:
 	@mkdir -p $(CERTS)
@@ -124,14 +129,15 @@ test-cert: csr test-ca
 	$(OPENSSL) x509 -req -in $(CERTS)/$(CAMIPRO1).csr -CA $(CERTS)/test-ca.crt \
 	    -CAkey $(CERTS)/test-ca.key -CAserial $(CERTS)/test-ca.srl -CAcreateserial \
 	    -days $(TEST_DAYS) -sha256 -extfile $(SSL_CNF) -extensions test_cert \
-	    -out $(CERTS)/$(CAMIPRO1)-test.crt
-	@echo "$(CERTS)/$(CAMIPRO1)-test.crt: signed by the local test CA. Try it:"
-	@echo "  make part6 CERT=$(CERTS)/$(CAMIPRO1)-test.crt KEY=$(CERTS)/$(CAMIPRO1).key"
+	    -out $(CERTS)/$(CAMIPRO1)_test_cert.pem
+	@echo "$(CERTS)/$(CAMIPRO1)_test_cert.pem: signed by the local test CA (not the course's). Try it:"
+	@echo "  make part6 CAMIPRO1=$(CAMIPRO1) CERT=$(CERTS)/$(CAMIPRO1)_test_cert.pem"
 	@echo "  $(BIN)/part6_pmu client --ca $(CERTS)/test-ca.crt CMD_short:0"
 
+# The course CA's certificate and key by default; CERT=… KEY=… for others.
 part6: build
 	@if [ ! -f "$(CERT)" ] || [ ! -f "$(KEY)" ]; then \
-	    echo "make part6: give the certificate and key: make part6 CERT=certs/123456.crt KEY=certs/123456.key" >&2; exit 2; fi
+	    echo "make part6: no $(CERT) or $(KEY): save the course CA's answer as certs/<C1>_cert.pem (make part6 CAMIPRO1=123456), or give CERT=… KEY=… (make test-cert makes certs/<C1>_test_cert.pem)" >&2; exit 2; fi
 	$(BIN)/part6_pmu $(CERT) $(KEY)
 
 # The course's workflow: hand in, grade, answer. lab_grader grades the
@@ -143,7 +149,7 @@ BIN_DIR ?= $(BIN)
 submission:
 	@bash dev/scripts/submission.sh --check '$(CAMIPRO1)' '$(CAMIPRO2)'
 	$(CARGO) build --release --workspace --bins
-	bash dev/scripts/submission.sh --bin-dir $(BIN) --certs $(CERTS) --out . '$(CAMIPRO1)' '$(CAMIPRO2)'
+	bash dev/scripts/submission.sh --bin-dir $(BIN) --certs $(CERTS) --report . --out . '$(CAMIPRO1)' '$(CAMIPRO2)'
 
 grade: build
 	$(BIN)/lab_grader --bin-dir $(BIN_DIR)

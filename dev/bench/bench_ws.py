@@ -22,6 +22,7 @@ for it (part5_ws/src/alloc.rs).
 """
 
 import argparse
+import glob
 import os
 import socket
 import statistics
@@ -116,9 +117,17 @@ def main():
         "websocket-client": [sys.executable, "-c", PEER, url],
     }
     try:
-        # lab_server's flood is 64-byte lines: a newline is added only when
-        # the size cuts a line.
-        want = a.bytes + (0 if a.bytes % 64 == 0 else 1)
+        # lab_server's flood is its Hamlet excerpt, repeated: a newline is
+        # added only when the size cuts a line.
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        texts = glob.glob(os.path.join(root, "**", "lab_server", "data", "hamlet.txt"),
+                          recursive=True)
+        if not texts:
+            raise SystemExit("bench_ws: lab_server's data/hamlet.txt not found")
+        with open(texts[0], "rb") as f:
+            hamlet = f.read()
+        cut = a.bytes > 0 and hamlet[(a.bytes - 1) % len(hamlet)] != ord("\n")
+        want = a.bytes + (1 if cut else 0)
         for name, argv in clients.items():
             got = received_bytes(argv)
             if got != want:

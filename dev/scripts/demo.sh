@@ -18,18 +18,18 @@ step "lab_server: TCP PMU on 25003, UDP reset on 25004 (IPv6 only, 30% loss), We
 PIDS+=($!)
 sleep 0.5
 
-step "Part 1, Codes A and B: UDP send and receive"
+step "Part 1, Codes A and B: UDP send and receive (Code A's 'Hello, Romeo ')"
 "$BIN/part1_echo" udp-recv --port 25001 --count 1 &
 RECV=$!
 sleep 0.3
-"$BIN/part1_echo" udp-send --host localhost --port 25001 "Hello from Code A"
+"$BIN/part1_echo" udp-send --host localhost --port 25001 2>/dev/null
 wait $RECV
 
-step "Part 1, Codes C and D: TCP echo (3 received lines at the server, 6 at the client)"
-"$BIN/part1_echo" tcp-server --port 25002 --once &
+step "Part 1, Codes C and D: TCP echo (3 received lines at the server, 6 at the client; --close instead of Code D's endless hold)"
+"$BIN/part1_echo" tcp-server --port 25002 --once 2>/dev/null &
 SERVER=$!
 sleep 0.3
-"$BIN/part1_echo" tcp-client --host localhost --port 25002
+"$BIN/part1_echo" tcp-client --host localhost --port 25002 --close 2>/dev/null
 wait $SERVER
 
 step "Part 2: part2_pdc --host localhost --port 25003 --stats CMD_short:0.2 (a line every 0.2 s)"
@@ -41,7 +41,7 @@ step "Part 2: part2_pdc --host localhost --port 25003 --stats CMD_floodme (first
 step "Part 3: part3_reset --host localhost --port 25004 --runs 5 (the server answers on IPv6 only)"
 "$BIN/part3_reset" --host localhost --port 25004 --runs 5 --timeout 0.5
 
-step "Part 4: two part4_receivers on port 25005 (loopback); part4_sender --id 123456 sends a long and a short opinion; the TV channel answers both"
+step "Part 4: two part4_receivers on port 25005 (loopback); part4_sender --id 123456 sends a long and a short opinion; the TV channel (Romeo and Juliet) answers the long one only"
 MC=$(mktemp -d)
 "$BIN/part4_receiver" --interface 127.0.0.1 --port 25005 --count 8 --timeout 5 &
 RX1=$!
@@ -62,7 +62,7 @@ P6=$(mktemp -d)
 trap 'rm -rf "$P6"; cleanup' EXIT
 ${MAKE:-make} -s --no-print-directory key test-cert CAMIPRO1=123456 CERTS="$P6" >"$P6/make.log" 2>&1 \
     || { cat "$P6/make.log"; exit 1; }
-"$BIN/part6_pmu" serve --cert "$P6/123456-test.crt" --key "$P6/123456.key" \
+"$BIN/part6_pmu" serve --cert "$P6/123456_test_cert.pem" --key "$P6/123456_key.pem" \
     --listen 127.0.0.1:25443 --listen '[::1]:25443' --messages 5 --flood-bytes 1000 &
 PIDS+=($!)
 sleep 0.5
@@ -83,7 +83,7 @@ openssl req -x509 -new -newkey rsa:2048 -nodes -days 1 -subj "/CN=alice" \
     -CA "$SC/test-ca.crt" -CAkey "$SC/test-ca.key" \
     -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=clientAuth" \
     -keyout "$SC/alice.key" -out "$SC/alice.crt" 2>"$SC/openssl.log" || { cat "$SC/openssl.log"; exit 1; }
-"$BIN/secure_cmd" server --cert "$SC/123456-test.crt" --key "$SC/123456.key" --client-ca "$SC/test-ca.crt" \
+"$BIN/secure_cmd" server --cert "$SC/123456_test_cert.pem" --key "$SC/123456_key.pem" --client-ca "$SC/test-ca.crt" \
     --listen 127.0.0.1:25015 --allow-cn alice --log "$SC/log/server.log" &
 SC_SERVER=$!
 PIDS+=($SC_SERVER)

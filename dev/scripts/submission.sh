@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # make submission CAMIPRO1=… CAMIPRO2=…: the folder Lab3_<C1>_<C2>/ with the
 # lab's executables under the course's names, the Part 6 key and
-# certificate when certs/ has them, and Lab3_<C1>_<C2>.zip of the folder.
+# certificate (<C1>_key.pem, <C1>_cert.pem) when certs/ has them, the report
+# (REPORT.md and its REPORT_*.svg pictures) when `make report` has written
+# it, and Lab3_<C1>_<C2>.zip of the folder.
 #
-#   scripts/submission.sh [--check] [--bin-dir target/release] [--certs certs] [--out .] CAMIPRO1 CAMIPRO2
+#   dev/scripts/submission.sh [--check] [--bin-dir target/release] [--certs certs] [--report .] [--out .] CAMIPRO1 CAMIPRO2
 #
 # --check only validates the two CAMIPRO numbers (six digits each, not the
 # same), so that `make submission` says what is wrong before it builds.
+# --report names the folder where REPORT.md is looked for (default: none).
 # The zip is made with `zip` when installed, else with Python's zipfile:
 # nothing to install by hand (SUBMISSION_ZIP=python uses Python even where
 # zip is installed). Usage errors exit 2, failures 1.
@@ -19,6 +22,7 @@ fail() { echo "$NAME: error: $*" >&2; exit 1; }
 CHECK=0
 BIN=target/release
 CERTS=certs
+REPORT_DIR=
 OUT=.
 ARGS=()
 while [ $# -gt 0 ]; do
@@ -26,8 +30,9 @@ while [ $# -gt 0 ]; do
         --check) CHECK=1 ;;
         --bin-dir) BIN=${2:?}; shift ;;
         --certs) CERTS=${2:?}; shift ;;
+        --report) REPORT_DIR=${2:?}; shift ;;
         --out) OUT=${2:?}; shift ;;
-        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) usage_error "unknown option $1" ;;
         *) ARGS+=("$1") ;;
     esac
@@ -73,20 +78,39 @@ for p in "${PROGRAMS[@]}"; do
 done
 
 # Part 6: the key and the certificate the course CA signed, named by
-# CAMIPRO1 as `make key csr` names them; the key stays private to the group.
-KEY="$CERTS/$C1.key"
-CRT="$CERTS/$C1.crt"
+# CAMIPRO1 as the handout (and `make key csr`) names them; the key stays
+# private to the group. The local test CA's certificate
+# (<C1>_test_cert.pem) is never handed in.
+KEY="$CERTS/${C1}_key.pem"
+CRT="$CERTS/${C1}_cert.pem"
 if [ -f "$KEY" ] && [ -f "$CRT" ]; then
-    cp "$CRT" "$DIR/$C1.crt"
-    chmod 644 "$DIR/$C1.crt"
-    cp "$KEY" "$DIR/$C1.key"
-    chmod 600 "$DIR/$C1.key"
-    PART6="with $C1.key and $C1.crt"
+    cp "$CRT" "$DIR/${C1}_cert.pem"
+    chmod 644 "$DIR/${C1}_cert.pem"
+    cp "$KEY" "$DIR/${C1}_key.pem"
+    chmod 600 "$DIR/${C1}_key.pem"
+    PART6="with ${C1}_key.pem and ${C1}_cert.pem"
 elif [ -f "$KEY" ] || [ -f "$CRT" ]; then
     echo "$NAME: warning: $KEY and $CRT go together; only one is there, so neither is included" >&2
     PART6="without the Part 6 key and certificate"
 else
-    PART6="without the Part 6 key and certificate (none in $CERTS/: make key csr CAMIPRO1=$C1)"
+    PART6="without the Part 6 key and certificate (none in $CERTS/: make key csr CAMIPRO1=$C1, then save the course CA's answer as $CRT)"
+fi
+
+# The report, when `make report` has written one: REPORT.md and the
+# pictures it shows (REPORT_*.svg, next to it).
+REPORT="and no report"
+if [ -n "$REPORT_DIR" ] && [ -f "$REPORT_DIR/REPORT.md" ]; then
+    cp "$REPORT_DIR/REPORT.md" "$DIR/REPORT.md"
+    pictures=0
+    for svg in "$REPORT_DIR"/REPORT_*.svg; do
+        [ -f "$svg" ] || continue
+        cp "$svg" "$DIR/"
+        pictures=$((pictures + 1))
+    done
+    chmod 644 "$DIR"/REPORT*
+    REPORT="and REPORT.md with $pictures picture(s)"
+elif [ -n "$REPORT_DIR" ]; then
+    REPORT="and no report (none in $REPORT_DIR/: make report)"
 fi
 
 # SUBMISSION_ZIP=python forces the fallback (the tests try both ways).
@@ -104,5 +128,5 @@ PY
 else
     fail "neither zip nor python3 is installed to make $ZIP"
 fi
-echo "$DIR/: the 6 executables $PART6"
+echo "$DIR/: the 6 executables $PART6, $REPORT"
 echo "$ZIP"

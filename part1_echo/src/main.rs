@@ -7,14 +7,26 @@
 //! part1_echo udp-send   [--host localhost] [--port 5001] [MESSAGE]             (Code A)
 //! part1_echo udp-recv   [--port 5001] [--bind ADDR] [--count N]                (Code B)
 //! part1_echo tcp-server [--port 5002] [--bind ADDR] [--bufsize 16] [--once]    (Code C)
-//! part1_echo tcp-client [--host localhost] [--port 5002] [--bufsize 8] [--hold] [MESSAGE]
+//! part1_echo tcp-client [--host localhost] [--port 5002] [--bufsize 8] [--close] [MESSAGE]
 //!                                                                              (Code D)
 //! ```
 //!
+//! With no arguments they print the handout's lines: `udp-send` sends
+//! `Hello, Romeo ` (13 bytes, the trailing space included) and prints
+//! `Message sent`; `udp-recv` prints `Received data:  Hello, Romeo ` and
+//! `From Address:  ('127.0.0.1', 38569)` (Python's `print(a, b)` puts a
+//! space between its arguments, hence two after each colon, and prints the
+//! address as a tuple, `('::1', 38569, 0, 0)` for IPv6); `tcp-server` ends a
+//! connection with `No more data from ('127.0.0.1', 50042)`.
+//!
 //! With the defaults, the server prints 3 `received:` lines for the client's
-//! 42-byte message (16 + 16 + 10 bytes) and the client 6 (five of 8 bytes
-//! and one of 2): the number of `recv()` calls depends on the reader's buffer,
-//! not on how the data was sent (the lab's question 6).
+//! 41-byte `O Romeo, Romeo! wherefore art thou Romeo?` (16 + 16 + 9 bytes)
+//! and the client 6 (five of 8 bytes and one of 1): the number of `recv()`
+//! calls depends on the reader's buffer, not on how the data was sent (the
+//! lab's question 6). Like Code D's `while True: pass`, the client then
+//! keeps the connection open, so the server prints no `No more data from`
+//! until the client is stopped with Ctrl+C (questions 7 and 8) or the server
+//! closes; `--close` ends it after the echo instead (for scripts).
 //!
 //! Design choices:
 //!
@@ -62,7 +74,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Code A: send MESSAGE as one UDP datagram.
+    /// Code A: send MESSAGE as one UDP datagram and print `Message sent`.
     UdpSend {
         /// Host to send to (name or IP address).
         #[arg(long, default_value = "localhost")]
@@ -74,7 +86,8 @@ enum Command {
         #[arg(default_value = udp::DEFAULT_MESSAGE)]
         message: String,
     },
-    /// Code B: print every UDP datagram received on a port.
+    /// Code B: print every UDP datagram received on a port
+    /// (`Received data:  …`, `From Address:  ('127.0.0.1', 38569)`).
     UdpRecv {
         /// UDP port to listen on (0: any free port, shown on stderr).
         #[arg(long, default_value_t = 5001)]
@@ -101,7 +114,8 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
-    /// Code D: send MESSAGE over TCP and print the echo, recv() by recv().
+    /// Code D: send MESSAGE over TCP, print the echo recv() by recv(), then
+    /// hold the connection open until Ctrl+C or the server closes.
     TcpClient {
         /// Host to connect to (name or IP address).
         #[arg(long, default_value = "localhost")]
@@ -112,9 +126,13 @@ enum Command {
         /// Bytes asked of each recv().
         #[arg(long, default_value_t = 8, value_parser = bufsize_parser())]
         bufsize: u32,
-        /// After the echo, keep the connection open until killed or the
-        /// server closes it.
+        /// Close the connection and exit once the echo is back, instead of
+        /// holding it open like Code D's `while True: pass`.
         #[arg(long)]
+        close: bool,
+        /// Hold the connection open after the echo (the default; kept for
+        /// older scripts).
+        #[arg(long, hide = true, conflicts_with = "close")]
         hold: bool,
         /// The message to send.
         #[arg(default_value = tcp::DEFAULT_MESSAGE)]
@@ -150,8 +168,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             host,
             port,
             bufsize,
-            hold,
+            close,
+            hold: _,
             message,
-        } => tcp::client(&host, port, bufsize as usize, hold, &message),
+        } => tcp::client(&host, port, bufsize as usize, close, &message),
     }
 }

@@ -1,6 +1,8 @@
-//! What the receiving programs share: binding a dual-stack socket, and
-//! printing what a `recv()` returned.
+//! What the receiving programs share: binding a dual-stack socket,
+//! printing what a `recv()` returned, and showing a peer's address the way
+//! the handout's Python prints it.
 
+use std::fmt;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -92,4 +94,44 @@ fn kind(ty: Type) -> &'static str {
 pub fn show(out: &mut impl Write, label: &str, data: &[u8]) -> io::Result<()> {
     writeln!(out, "{label}{}", String::from_utf8_lossy(data))?;
     out.flush()
+}
+
+/// A peer's address as Python prints the `addr` of `recvfrom()` or
+/// `accept()`: the tuple `('127.0.0.1', 38569)` for IPv4, and
+/// `('::1', 38569, 0, 0)` (host, port, flow info, scope id) for IPv6. A
+/// v4-mapped IPv6 address is shown as the IPv4 peer it is.
+#[derive(Debug, Clone, Copy)]
+pub struct PyAddr(pub SocketAddr);
+
+impl fmt::Display for PyAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match common::addr::unmapped(self.0) {
+            SocketAddr::V4(v4) => write!(f, "('{}', {})", v4.ip(), v4.port()),
+            SocketAddr::V6(v6) => write!(
+                f,
+                "('{}', {}, {}, {})",
+                v6.ip(),
+                v6.port(),
+                v6.flowinfo(),
+                v6.scope_id()
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PyAddr;
+
+    fn shown(addr: &str) -> String {
+        PyAddr(addr.parse().expect("a socket address")).to_string()
+    }
+
+    #[test]
+    fn addresses_print_as_python_tuples() {
+        assert_eq!(shown("127.0.0.1:38569"), "('127.0.0.1', 38569)");
+        assert_eq!(shown("[::1]:38569"), "('::1', 38569, 0, 0)");
+        assert_eq!(shown("[::ffff:127.0.0.1]:50042"), "('127.0.0.1', 50042)");
+        assert_eq!(shown("[fe80::1%2]:7"), "('fe80::1', 7, 0, 2)");
+    }
 }

@@ -7,10 +7,12 @@ use anyhow::{Context, bail};
 use common::addr::unmapped;
 use socket2::Type;
 
-use crate::net;
+use crate::net::{self, PyAddr};
 
-/// The handout's message: 42 bytes, two spaces after the period.
-pub const DEFAULT_MESSAGE: &str = "This is the message.  It will be repeated.";
+/// Code D's message: 41 bytes, echoed in 6 `recv(8)` calls at the client
+/// (five of 8 bytes, one of 1) and 3 `recv(16)` calls at the server
+/// (16 + 16 + 9).
+pub const DEFAULT_MESSAGE: &str = "O Romeo, Romeo! wherefore art thou Romeo?";
 
 /// The handout's `listen(1)`: one connection may wait in the accept queue
 /// while the server is busy with another (Linux lets one more in).
@@ -84,7 +86,7 @@ fn echo(mut stream: TcpStream, peer: SocketAddr, buf: &mut [u8]) -> Result<(), C
             .context("receiving")
             .map_err(ConnectionError::Peer)?;
         if n == 0 {
-            writeln!(out, "No more data from {peer}")
+            writeln!(out, "No more data from {}", PyAddr(peer))
                 .and_then(|()| out.flush())
                 .map_err(ConnectionError::Stdout)?;
             // Dropping the stream closes it: the client's next recv() sees
@@ -110,12 +112,14 @@ fn read(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Code D: sends `message`, then prints the echo `bufsize` bytes per
-/// `recv()` until as many bytes came back as were sent.
+/// `recv()` until as many bytes came back as were sent. Then, unless
+/// `close`, it keeps the connection open as Code D's `while True: pass`
+/// does, until it is killed or the server closes.
 pub fn client(
     host: &str,
     port: u16,
     bufsize: usize,
-    hold: bool,
+    close: bool,
     message: &str,
 ) -> anyhow::Result<()> {
     let (mut stream, server) = connect(host, port)?;
@@ -139,7 +143,7 @@ pub fn client(
         net::show(&mut out, "received: ", &buf[..n]).context("writing to stdout")?;
     }
 
-    if !hold {
+    if close {
         // Dropping the stream closes it: the server's recv() sees end of
         // file and prints "No more data from".
         return Ok(());

@@ -4,13 +4,13 @@ use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
 use anyhow::{Context, bail};
-use common::addr::unmapped;
 use socket2::Type;
 
-use crate::net;
+use crate::net::{self, PyAddr};
 
-/// What `udp-send` sends when no MESSAGE is given.
-pub const DEFAULT_MESSAGE: &str = "Hello, UDP!";
+/// What `udp-send` sends when no MESSAGE is given: Code A's 13 bytes,
+/// the trailing space included.
+pub const DEFAULT_MESSAGE: &str = "Hello, Romeo ";
 
 /// The largest UDP payload (65535 minus the 8-byte UDP header, and over
 /// IPv4 the 20-byte IP header); a bigger buffer never truncates a datagram.
@@ -28,6 +28,11 @@ pub fn send(host: &str, port: u16, message: &str) -> anyhow::Result<()> {
                     "part1_echo: sent {} bytes to {addr} from {local}: {message}",
                     message.len()
                 );
+                // Code A's only line.
+                let mut out = io::stdout().lock();
+                writeln!(out, "Message sent")
+                    .and_then(|()| out.flush())
+                    .context("writing to stdout")?;
                 return Ok(());
             }
             Err(err) => failures.push(format!("{addr} ({err})")),
@@ -76,8 +81,10 @@ pub fn recv(bind: Option<IpAddr>, port: u16, count: Option<u64>) -> anyhow::Resu
             }
         };
         received += 1;
-        net::show(&mut out, "Received data: ", &buf[..len])
-            .and_then(|()| writeln!(out, "From Address: {}", unmapped(from)))
+        // Code B's `print('Received data: ', …)`: print() puts a space
+        // between its arguments, hence two after the colon.
+        net::show(&mut out, "Received data:  ", &buf[..len])
+            .and_then(|()| writeln!(out, "From Address:  {}", PyAddr(from)))
             .and_then(|()| out.flush())
             .context("writing to stdout")?;
     }

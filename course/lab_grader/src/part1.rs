@@ -1,7 +1,10 @@
 //! Part 1, the echo examples (optional: the course does not collect them;
 //! graded only for a build folder's `part1_echo`, or with `--part 1`):
 //! Codes C and D with the handout's message and buffer sizes (the lab's
-//! question 6: how many lines each side prints), and Codes A and B.
+//! question 6: how many lines each side prints), and Codes A and B. The
+//! lines are checked as the handout's Python prints them: `Message sent`,
+//! `Received data:  Hello, Romeo `, `From Address:  ('127.0.0.1', 38569)`,
+//! `received: O Romeo,` …, `No more data from ('127.0.0.1', 50042)`.
 //!
 //! The servers bind 127.0.0.1 on port 0 and say their port on stderr
 //! (`listening on ADDR`), which is `part1_echo`'s own convention.
@@ -14,8 +17,30 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// The handout's message: 42 bytes, two spaces after the period.
-pub const HANDOUT_MESSAGE: &str = "This is the message.  It will be repeated.";
+/// Code D's message: 41 bytes (6 `recv(8)` at the client, 3 `recv(16)` at
+/// the server).
+pub const HANDOUT_MESSAGE: &str = "O Romeo, Romeo! wherefore art thou Romeo?";
+
+/// Code A's datagram: 13 bytes, the trailing space included.
+pub const HANDOUT_DATAGRAM: &str = "Hello, Romeo ";
+
+/// Whether `text` is a Python tuple `('127.0.0.1', <port>)`, as Code B and
+/// Code C print an IPv4 peer.
+fn is_py_v4_loopback(text: &str) -> bool {
+    text.strip_prefix("('127.0.0.1', ")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .is_some_and(|port| port.parse::<u16>().is_ok_and(|p| p != 0))
+}
+
+/// The `received: …` lines a reader with a `bufsize`-byte buffer prints for
+/// `message`, when each `recv()` fills the buffer.
+fn chunks(message: &str, bufsize: usize) -> Vec<String> {
+    message
+        .as_bytes()
+        .chunks(bufsize)
+        .map(|c| format!("received: {}", String::from_utf8_lossy(c)))
+        .collect()
+}
 
 pub fn cases() -> Vec<Case> {
     vec![
@@ -55,7 +80,8 @@ fn listening(server: &mut Running, deadline: Instant) -> Result<SocketAddr, Stri
 }
 
 /// Runs Code C (`tcp-server --once`, buffer 16) and Code D
-/// (`tcp-client`, buffer 8) with the handout's message; what each printed.
+/// (`tcp-client --close`, buffer 8) with the handout's message; what each
+/// printed.
 pub fn tcp_echo(exe: &Path, deadline: Instant) -> Result<(Finished, Finished), String> {
     let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let mut server = proc::spawn(
@@ -68,6 +94,7 @@ pub fn tcp_echo(exe: &Path, deadline: Instant) -> Result<(Finished, Finished), S
         exe,
         &args(&[
             "tcp-client",
+            "--close",
             "--host",
             "127.0.0.1",
             "--port",
@@ -95,7 +122,23 @@ fn tcp_case(ctx: &Ctx) -> Result<(), String> {
     if (s, c) != (3, 6) {
         return Err(format!(
             "{s} server and {c} client `received:` lines, expected 3 and 6 (buffers of 16 and 8 \
-             bytes for 42 bytes)"
+             bytes for {} bytes)",
+            HANDOUT_MESSAGE.len()
+        ));
+    }
+    let mut expected = vec![format!("sending: {HANDOUT_MESSAGE}")];
+    expected.extend(chunks(HANDOUT_MESSAGE, 8));
+    if client.lines() != expected {
+        return Err(format!(
+            "the client printed {:?}, expected Code D's {expected:?}",
+            client.lines()
+        ));
+    }
+    let lines = server.lines();
+    if lines.get(..3) != Some(&chunks(HANDOUT_MESSAGE, 16)[..]) {
+        return Err(format!(
+            "the server printed {lines:?}, expected Code C's {:?}",
+            chunks(HANDOUT_MESSAGE, 16)
         ));
     }
     let echoed: String = client
@@ -106,13 +149,12 @@ fn tcp_case(ctx: &Ctx) -> Result<(), String> {
     if echoed != HANDOUT_MESSAGE {
         return Err(format!("the client got back {echoed:?}"));
     }
-    let lines = server.lines();
-    if !lines
-        .last()
-        .is_some_and(|l| l.starts_with("No more data from "))
-    {
+    if !lines.last().is_some_and(|l| {
+        l.strip_prefix("No more data from ")
+            .is_some_and(is_py_v4_loopback)
+    }) {
         return Err(format!(
-            "the server's last line is {:?}, not `No more data from <addr>`",
+            "the server's last line is {:?}, not `No more data from ('127.0.0.1', <port>)`",
             lines.last()
         ));
     }
@@ -134,7 +176,7 @@ fn udp_case(ctx: &Ctx) -> Result<(), String> {
         None,
     )?;
     let addr = listening(&mut receiver, ctx.deadline)?;
-    let message = "Hello from the grader";
+    // No MESSAGE: Code A's own datagram.
     let sent = ctx.run(
         Program::Part1Echo,
         &[
@@ -143,20 +185,28 @@ fn udp_case(ctx: &Ctx) -> Result<(), String> {
             "127.0.0.1",
             "--port",
             &addr.port().to_string(),
-            message,
         ],
         64 * 1024,
     )?;
     success(&sent).map_err(|why| format!("udp-send: {why}"))?;
+    if sent.lines() != ["Message sent"] {
+        return Err(format!(
+            "udp-send printed {:?}, expected Code A's only line `Message sent`",
+            sent.lines()
+        ));
+    }
     let got = receiver.finish(ctx.deadline, 64 * 1024)?;
     success(&got).map_err(|why| format!("udp-recv: {why}"))?;
     let lines = got.lines();
-    if lines.first().map(String::as_str) != Some(&format!("Received data: {message}")) {
-        return Err(format!("udp-recv printed {lines:?}"));
-    }
-    if !lines.iter().any(|l| l.starts_with("From Address: ")) {
+    let data = format!("Received data:  {HANDOUT_DATAGRAM}");
+    let from_ok = lines.get(1).is_some_and(|l| {
+        l.strip_prefix("From Address:  ")
+            .is_some_and(is_py_v4_loopback)
+    });
+    if lines.len() != 2 || lines[0] != data || !from_ok {
         return Err(format!(
-            "udp-recv printed no `From Address:` line: {lines:?}"
+            "udp-recv printed {lines:?}, expected Code B's {data:?} and \
+             \"From Address:  ('127.0.0.1', <port>)\""
         ));
     }
     Ok(())

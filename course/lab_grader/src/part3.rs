@@ -213,6 +213,7 @@ fn one_family(ctx: &Ctx, family: UdpFamily) -> Result<(), String> {
     let lab = lab_server(|c| {
         c.udp_port = Some(0);
         c.udp_family = family;
+        c.loss = 0.0;
     })?;
     let from = lab.udp_addrs()[0];
     let name = if from.is_ipv4() { "IPv4" } else { "IPv6" };
@@ -237,6 +238,7 @@ fn lossy(ctx: &Ctx) -> Result<(), String> {
     let runs = 20u64;
     let lab = lab_server(|c| {
         c.udp_port = Some(0);
+        c.udp_family = UdpFamily::V4;
         c.loss = 0.5;
     })?;
     let port = lab.udp_port().unwrap_or(0);

@@ -1,34 +1,49 @@
 //! A local stand-in for every server the lab talks to at tcpip.epfl.ch, so
-//! that every part runs, and is tested, offline on loopback.
+//! that every part runs, and is tested, offline on loopback. Out of the box
+//! it behaves like the course's servers (as recovered from the teaching
+//! staff's own servers); every one of those defaults is a flag.
 //!
-//! - TCP PMU (Part 2), port 5003: `CMD_short:<d>` sends `--messages`
-//!   messages `This is PMU data <i>` from `--first-index`, one `send()`
-//!   each, `d` seconds apart, then closes; `CMD_floodme` sends
-//!   `--flood-bytes` of text in one `send()` and closes; anything else gets
-//!   `Wrong command.`.
-//! - UDP reset (Part 3), port 5004: answers `RESET:<n>` with `OFFSET=X` or
-//!   `OFFSET:X` (`--offset-sep`), drops requests with probability `--loss`,
-//!   and listens on IPv4 only, IPv6 only, or alternately on each
-//!   (`--udp-family`), as the course server does over a day.
+//! - TCP PMU (Part 2), port 5003: `CMD_short:<d>` sends `--messages` (20)
+//!   messages `This is PMU data <i>` from `--first-index` (0), one `send()`
+//!   each, `d` seconds apart, then closes; `CMD_floodme` sends an excerpt
+//!   of *Hamlet* (public domain, [`HAMLET`], 57,320 bytes from `ACT I` /
+//!   `SCENE I. Elsinore. A platform before the castle.`) in one `send()`
+//!   and closes (`--flood-bytes` sets another size, repeating the text);
+//!   anything else gets `Wrong command.`.
+//! - UDP reset (Part 3), port 5004: answers exactly `RESET:<n>` for its
+//!   `--reset-n` (20) with `OFFSET:X` (X uniform in 0..=n; `OFFSET=X` with
+//!   `--offset-sep =`), anything else with `Wrong command.`; drops every
+//!   datagram, answer or not, with probability `--loss` (0.5). It serves
+//!   IPv4 for 10 s, then IPv6 for 10 s, for ever (`--udp-family
+//!   alternate:10`; `v4` or `v6` pins one family). The family that is not
+//!   serving has **no socket bound**, as with the course's supervisor, so a
+//!   datagram to it draws the kernel's ICMP "port unreachable" (a connected
+//!   client sees `ECONNREFUSED`). The IPv6 socket sets `IPV6_V6ONLY` and
+//!   ignores v4-mapped senders.
 //! - Multicast TV channel (Part 4), group 224.1.1.1 port 5005 on interface
-//!   127.0.0.1: sends `swcmTV` + one line of a public-domain text every
-//!   `--tv-interval` and loops; answers each subscriber's opinion with a
-//!   datagram that quotes the subscriber's ID and the opinion's length
-//!   (see the `tv` module).
+//!   127.0.0.1: plays *Romeo and Juliet* (public domain, [`TV_TEXT`]), one
+//!   line per datagram after the ID `swcmTV` (an empty line is a bare
+//!   `swcmTV`) every `--tv-interval`, from an unbound socket (an ephemeral
+//!   source port, as the course's bot), and starts over at the end. A
+//!   subscriber's opinion longer than 300 characters is answered to the
+//!   group, shorter ones are not (see the `tv` module).
 //! - WebSocket PMU (Part 5), port 5006: the TCP PMU's commands, one
 //!   WebSocket message per PMU message (binary frames, or text with
-//!   `--ws-text`), floodme as one message, then the close handshake.
+//!   `--ws-text`), floodme as one message, then the close handshake with
+//!   status 1000 (normal closure).
 //!
 //! Tests start it in-process with [`Config::ephemeral`] (port 0 on 127.0.0.1
-//! and ::1, the same port on both) and read the ports back. The TV channel
-//! is off there: a test that wants it sets `mcast_port` to `Some(0)`.
+//! and ::1, the same port on both, the course's defaults otherwise) and
+//! read the ports back; a test sets what it relies on (no loss, one family,
+//! a message count) itself. The TV channel is off there: a test that wants
+//! it sets `mcast_port` to `Some(0)`.
 //!
 //! # Choices where the course server is not documented
 //! - A command is taken when what has arrived parses as one (the course
 //!   server takes its first `recv()`); the server keeps reading only while
 //!   the bytes are a proper prefix of a command, such as `CMD_sho`.
-//! - The `--flood-bytes` text is generated once, at start-up, and shared by
-//!   every connection.
+//! - The `CMD_floodme` text is built once, at start-up, and shared by every
+//!   connection.
 //! - A connection beyond `--max-connections` is accepted and closed at
 //!   once, so that a flood of clients cannot exhaust threads or descriptors.
 //! - After answering, the server half-closes, then reads and discards what
@@ -37,7 +52,8 @@
 //!   the answer in the client's receive buffer.
 //! - The TV channel's multicast interface defaults to 127.0.0.1 and its
 //!   TTL to 1, so that a `make server` never multicasts beyond the machine
-//!   unless `--mcast-interface` says otherwise.
+//!   unless `--mcast-interface` says otherwise (the course's bot uses TTL
+//!   10 on the campus network).
 //! - Just before closing a TCP or WebSocket PMU connection, the server
 //!   reads the kernel's `TCP_INFO` counters of its socket (data segments
 //!   sent, for the lab's questions on segmentation), logs them, and keeps
@@ -62,8 +78,9 @@ use std::time::Duration;
 pub use common::multicast::Interface;
 pub use common::reset::OffsetSep;
 pub use netserve::pmu::flood_text;
+pub use pmu::{HAMLET, hamlet_flood};
 pub use tcp_info::{ConnectionRecord, RECORDS_KEPT, Service, TcpCounts};
-pub use tv::{MIN_OPINION, TEXT as TV_TEXT};
+pub use tv::{JOKE, MIN_OPINION, TEXT as TV_TEXT, answer_to};
 
 /// The kind of WebSocket frame the WebSocket PMU sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +98,14 @@ pub enum UdpFamily {
     V4,
     /// IPv6 only; IPv4 requests meet a closed port.
     V6,
-    /// IPv4 for the given time, then IPv6, and so on.
+    /// IPv4 for the given time, then IPv6, and so on, for ever; the family
+    /// not serving has no socket bound (the course's supervisor).
     Alternate(Duration),
+}
+
+impl UdpFamily {
+    /// The course's schedule: IPv4 for 10 s, then IPv6 for 10 s.
+    pub const COURSE: UdpFamily = UdpFamily::Alternate(Duration::from_secs(10));
 }
 
 impl std::str::FromStr for UdpFamily {
@@ -102,8 +125,9 @@ impl std::str::FromStr for UdpFamily {
     }
 }
 
-/// How the server runs. [`Config::default`] is the lab's: ports 5003 and
-/// 5004 on 127.0.0.1 and ::1.
+/// How the server runs. [`Config::default`] is the course's: its ports
+/// (5003 to 5006) on 127.0.0.1 and ::1, 20 messages from 0, the *Hamlet*
+/// flood, `RESET:20` with loss 0.5 and the families alternating every 10 s.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Addresses to listen on.
@@ -116,10 +140,13 @@ pub struct Config {
     pub messages: u64,
     /// The number of the first message (the course server uses 0).
     pub first_index: u64,
-    /// Size of the `CMD_floodme` text.
+    /// Size of the `CMD_floodme` text: [`HAMLET`]'s length, or any other
+    /// size by repeating it.
     pub flood_bytes: u64,
-    /// Probability that a `RESET` request is dropped.
+    /// Probability that a datagram to the UDP reset service is dropped.
     pub loss: f64,
+    /// The only `RESET:<n>` the UDP reset service answers.
+    pub reset_n: u32,
     /// The UDP service's family.
     pub udp_family: UdpFamily,
     /// `OFFSET=X` or `OFFSET:X`.
@@ -155,11 +182,12 @@ impl Default for Config {
             bind: vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()],
             tcp_port: Some(5003),
             udp_port: Some(5004),
-            messages: 10,
+            messages: 20,
             first_index: 0,
-            flood_bytes: 56 * 1024,
-            loss: 0.0,
-            udp_family: UdpFamily::V4,
+            flood_bytes: HAMLET.len() as u64,
+            loss: 0.5,
+            reset_n: 20,
+            udp_family: UdpFamily::COURSE,
             offset_sep: OffsetSep::Colon,
             max_connections: 256,
             read_timeout: Duration::from_secs(10),
@@ -177,7 +205,8 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Every service on a free port of 127.0.0.1 and ::1, silent: for tests.
+    /// Every service on a free port of 127.0.0.1 and ::1, silent, with the
+    /// course's defaults otherwise: for tests, which set what they rely on.
     /// The TV channel stays off: it multicasts, which a test asks for
     /// explicitly (`mcast_port: Some(0)`).
     pub fn ephemeral() -> Config {
@@ -265,7 +294,7 @@ impl LabServer {
         let pmu = netserve::pmu::PmuSettings {
             messages: config.messages,
             first_index: config.first_index,
-            flood: flood_text(config.flood_bytes as usize).into(),
+            flood: hamlet_flood(config.flood_bytes as usize).into(),
         };
         let shared = Arc::new(Shared {
             config,
@@ -300,14 +329,17 @@ impl LabServer {
                     "--udp-family names a family none of the --bind addresses has",
                 ));
             }
-            let started = std::time::Instant::now();
-            for socket in net::bind_udp(&ips, port)? {
+            // Every address is bound once, so that port 0 picks a port
+            // free on both families; the reset module then keeps only the
+            // sockets of the family that serves first.
+            let sockets = net::bind_udp(&ips, port)?;
+            for socket in &sockets {
                 server.udp.push(socket.local_addr()?);
-                let shared = shared.clone();
-                server.threads.push(spawn("reset-udp", move || {
-                    reset::serve(socket, shared, started)
-                })?);
             }
+            let shared = shared.clone();
+            server.threads.push(spawn("reset-udp", move || {
+                reset::supervise(sockets, shared)
+            })?);
         }
         if let Some(port) = shared.config.ws_port {
             let limit = ConnectionLimit::new(shared.config.max_connections);
@@ -355,7 +387,8 @@ impl LabServer {
         &self.tcp
     }
 
-    /// Where the UDP reset service listens.
+    /// Where the UDP reset service listens (with `--udp-family alternate`,
+    /// the addresses of both families; one of them is bound at a time).
     pub fn udp_addrs(&self) -> &[SocketAddr] {
         &self.udp
     }
@@ -406,11 +439,6 @@ impl LabServer {
                 &net::reachable(*addr),
                 Duration::from_secs(1),
             );
-        }
-        for addr in &self.udp {
-            if let Ok(sock) = net::udp_for(*addr) {
-                let _ = sock.send_to(b"", net::reachable(*addr));
-            }
         }
         for thread in self.threads.drain(..) {
             let _ = thread.join();

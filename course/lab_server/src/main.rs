@@ -3,16 +3,19 @@
 //!
 //! ```text
 //! lab_server [--bind ADDR]... [--tcp-port 5003] [--udp-port 5004]
-//!            [--messages N] [--first-index 0] [--flood-bytes B] [--loss P]
-//!            [--udp-family v4|v6|alternate:SECS] [--offset-sep =|:]
+//!            [--messages 20] [--first-index 0] [--flood-bytes B] [--loss 0.5]
+//!            [--reset-n 20] [--udp-family alternate:10|v4|v6] [--offset-sep :|=]
 //!            [--ws-port 5006] [--ws-text] [--mcast-group 224.1.1.1]
 //!            [--mcast-port 5005] [--mcast-interface 127.0.0.1] [--mcast-ttl 1]
 //!            [--tv-interval 1] [--only tcp,udp,mcast,ws]
 //! ```
 //!
 //! Runs until killed; one line per connection and request on stderr
-//! (`--quiet` turns them off). See the library's documentation for what
-//! each service does.
+//! (`--quiet` turns them off). Its defaults are the course's servers' (see
+//! the library's documentation for what each service does): 20 messages
+//! from 0, an excerpt of *Hamlet* for `CMD_floodme`, `RESET:20` answered
+//! with `OFFSET:X`, half the datagrams lost, IPv4 and IPv6 in turns of 10 s,
+//! *Romeo and Juliet* on the TV channel.
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
@@ -21,7 +24,8 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// A local stand-in for the lab's servers at tcpip.epfl.ch.
+/// A local stand-in for the lab's servers at tcpip.epfl.ch, with the course servers' behaviour by
+/// default (every default below is theirs, but for the TV channel's TTL and interface).
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
@@ -34,20 +38,27 @@ struct Cli {
     /// UDP reset port (Part 3)
     #[arg(long, default_value_t = 5004)]
     udp_port: u16,
-    /// Messages sent for CMD_short
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    /// Messages sent for CMD_short (the course server sends 20)
+    #[arg(long, default_value_t = 20, value_name = "N")]
     messages: u64,
     /// Number of the first message (the course server counts from 0, the handout from 1)
     #[arg(long, default_value_t = 0, value_name = "I")]
     first_index: u64,
-    /// Size of the CMD_floodme text, such as 57344, 100MiB or 1GiB
-    #[arg(long, default_value = "56KiB", value_parser = common::cli::bytes, value_name = "B")]
-    flood_bytes: u64,
-    /// Probability that a RESET request is dropped, from 0 to 1
-    #[arg(long, default_value_t = 0.0, value_parser = probability, value_name = "P")]
+    /// Size of the CMD_floodme text, an excerpt of Hamlet from "ACT I" repeated as needed, such as
+    /// 1000, 100MiB or 1GiB [default: the excerpt, 57320 bytes]
+    #[arg(long, value_parser = common::cli::bytes, value_name = "B")]
+    flood_bytes: Option<u64>,
+    /// Probability that a datagram to the UDP reset service is dropped, from 0 to 1
+    #[arg(long, default_value_t = 0.5, value_parser = probability, value_name = "P")]
     loss: f64,
-    /// Family of the UDP reset service: v4, v6 or alternate:SECS
-    #[arg(long, default_value = "v4", value_name = "FAMILY")]
+    /// The n of the only RESET:<n> the UDP reset service answers; anything else gets
+    /// "Wrong command."
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    reset_n: u32,
+    /// Family of the UDP reset service: v4, v6, or alternate:SECS (IPv4 for SECS, then IPv6 for
+    /// SECS, for ever; the family not serving has no socket bound, so its clients get "port
+    /// unreachable")
+    #[arg(long, default_value = "alternate:10", value_name = "FAMILY")]
     udp_family: UdpFamily,
     /// Separator of the reset answer: '=' (OFFSET=X, the handout) or ':' (OFFSET:X, the course server)
     #[arg(long, default_value = ":", value_parser = offset_sep, value_name = "SEP")]
@@ -61,14 +72,18 @@ struct Cli {
     /// The TV channel's multicast group (Part 4)
     #[arg(long, default_value = "224.1.1.1", value_name = "GROUP")]
     mcast_group: IpAddr,
-    /// The TV channel's UDP port
+    /// The TV channel's UDP port (it plays Romeo and Juliet, a line every --tv-interval, and answers
+    /// opinions longer than 300 characters)
     #[arg(long, default_value_t = 5005)]
     mcast_port: u16,
     /// Interface of the TV channel: an IPv4 address of it, or for an IPv6 group its name or index
-    /// (127.0.0.1: loopback, nothing leaves the machine)
+    /// (127.0.0.1: loopback, so that nothing leaves the machine; the course's bot sends on the
+    /// campus network)
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
     mcast_interface: Interface,
-    /// The TV channel's IP_MULTICAST_TTL (0: this host only)
+    /// The TV channel's IP_MULTICAST_TTL (0: this host only). 1, not the course bot's 10: with the
+    /// loopback interface nothing leaves this machine, and on another interface the datagrams stay
+    /// on the local link, never routed beyond it
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=255), value_name = "TTL")]
     mcast_ttl: u32,
     /// Seconds between two lines of the TV channel
@@ -131,8 +146,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         udp_port: wants(Service::Udp).then_some(cli.udp_port),
         messages: cli.messages,
         first_index: cli.first_index,
-        flood_bytes: cli.flood_bytes,
+        flood_bytes: cli.flood_bytes.unwrap_or(lab_server::HAMLET.len() as u64),
         loss: cli.loss,
+        reset_n: cli.reset_n,
         udp_family: cli.udp_family,
         offset_sep: cli.offset_sep,
         max_connections: cli.max_connections,
@@ -182,9 +198,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if !server.udp_addrs().is_empty() {
         eprintln!(
-            "lab_server: UDP reset on {} ({:?}, loss {})",
+            "lab_server: UDP reset on {} ({}, RESET:{}, loss {})",
             list(server.udp_addrs()),
-            config.udp_family,
+            match config.udp_family {
+                UdpFamily::V4 => "IPv4 only".to_string(),
+                UdpFamily::V6 => "IPv6 only".to_string(),
+                UdpFamily::Alternate(p) =>
+                    format!("IPv4 and IPv6 in turns of {} s", p.as_secs_f64()),
+            },
+            config.reset_n,
             config.loss
         );
     }

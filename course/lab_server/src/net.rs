@@ -23,15 +23,6 @@ pub fn bind_udp(ips: &[IpAddr], port: u16) -> io::Result<Vec<UdpSocket>> {
     })
 }
 
-/// An unbound UDP socket of `addr`'s family.
-pub fn udp_for(addr: SocketAddr) -> io::Result<UdpSocket> {
-    let any: SocketAddr = match addr {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    UdpSocket::bind(any)
-}
-
 /// Where to reach a listener from this host: a wildcard address becomes the
 /// loopback address of its family.
 pub fn reachable(addr: SocketAddr) -> SocketAddr {

@@ -8,6 +8,20 @@ use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+/// The `CMD_floodme` text: the beginning of *Hamlet* (public domain; the
+/// plain text of the MIT Shakespeare edition, stage directions and speaker
+/// names on lines of their own), from `ACT I` / `SCENE I. Elsinore. A
+/// platform before the castle.` to the end of a speech near 56 KiB (57,320
+/// bytes, ASCII), as the course's server sends an excerpt of *Hamlet* of
+/// about 57 KB.
+pub const HAMLET: &str = include_str!("../data/hamlet.txt");
+
+/// `len` bytes of flood: [`HAMLET`], repeated as often as needed and cut at
+/// `len` (which may fall inside a line).
+pub fn hamlet_flood(len: usize) -> Vec<u8> {
+    HAMLET.bytes().cycle().take(len).collect()
+}
+
 /// How long the server keeps reading what a client still sends after the
 /// answer, before it closes.
 const LINGER: Duration = Duration::from_secs(1);
@@ -52,4 +66,25 @@ fn close_gracefully(stream: &mut TcpStream) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flood_is_hamlet_from_act_one() {
+        assert!(HAMLET.starts_with("ACT I\nSCENE I. Elsinore. A platform before the castle.\n"));
+        assert!(HAMLET.is_ascii() && HAMLET.ends_with('\n'));
+        assert!(
+            (56_000..=58_000).contains(&HAMLET.len()),
+            "{}",
+            HAMLET.len()
+        );
+        assert_eq!(hamlet_flood(HAMLET.len()), HAMLET.as_bytes());
+        let twice = hamlet_flood(2 * HAMLET.len() + 3);
+        assert_eq!(&twice[HAMLET.len()..2 * HAMLET.len()], HAMLET.as_bytes());
+        assert_eq!(&twice[2 * HAMLET.len()..], b"ACT");
+        assert!(hamlet_flood(0).is_empty());
+    }
 }

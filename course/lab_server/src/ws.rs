@@ -5,7 +5,8 @@
 //! binary, with or without trailing white space), then `CMD_short:<d>`
 //! sends `--messages` messages `This is PMU data <i>` one frame each,
 //! `CMD_floodme` the whole text as one single-frame message, anything else
-//! `Wrong command.`; then the server starts the close handshake and waits
+//! `Wrong command.`; then the server starts the close handshake, its close
+//! frame carrying status 1000 (normal closure) as the course server's, and waits
 //! (up to [`LINGER`]) for the client's close frame before closing the TCP
 //! connection. Frames are binary, as the course server's, or text with
 //! `--ws-text`.
@@ -22,7 +23,9 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 use tungstenite::protocol::WebSocketConfig;
+use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::FrameHeader;
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::{Bytes, Message, Utf8Bytes, WebSocket};
 
@@ -109,7 +112,12 @@ pub fn serve(stream: TcpStream, peer: SocketAddr, shared: &Shared) -> tungstenit
             )?)?;
         }
     }
-    ws.close(None)?;
+    // Status 1000 (normal closure), as the course server: a client may
+    // treat an empty close frame (no status, 1005 to it) differently.
+    ws.close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: Utf8Bytes::from_static(""),
+    }))?;
     let finished = finish(&mut ws);
     shared.record(
         Service::WebSocketPmu,

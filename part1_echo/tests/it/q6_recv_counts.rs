@@ -1,6 +1,6 @@
 //! The lab's question 6: with the defaults (server --bufsize 16, client
-//! --bufsize 8), the 42-byte handout message takes 3 recv() calls on the
-//! server and 6 on the client.
+//! --bufsize 8), Code D's 41-byte message takes 3 recv() calls on the
+//! server and 6 on the client, the handout's exact lines.
 
 use crate::util::{HANDOUT_MESSAGE, listening, run};
 
@@ -10,18 +10,18 @@ fn defaults_give_three_server_recvs_and_six_client_recvs() {
     // `localhost` is ::1 first, where nothing listens: the client must go on
     // to 127.0.0.1.
     let port = addr.port().to_string();
-    let client = run(&["tcp-client", "--port", &port]);
+    let client = run(&["tcp-client", "--close", "--port", &port]);
     assert!(client.status.success(), "client: {client:?}");
     assert_eq!(client.stdout[0], format!("sending: {HANDOUT_MESSAGE}"));
     assert_eq!(
         client.stdout[1..],
         [
-            "received: This is ",
-            "received: the mess",
-            "received: age.  It",
-            "received:  will be",
-            "received:  repeate",
-            "received: d.",
+            "received: O Romeo,",
+            "received:  Romeo! ",
+            "received: wherefor",
+            "received: e art th",
+            "received: ou Romeo",
+            "received: ?",
         ],
         "client: {client:?}"
     );
@@ -33,14 +33,14 @@ fn defaults_give_three_server_recvs_and_six_client_recvs() {
     assert_eq!(
         server.stdout[..3],
         [
-            "received: This is the mess",
-            "received: age.  It will be",
-            "received:  repeated.",
+            "received: O Romeo, Romeo! ",
+            "received: wherefore art th",
+            "received: ou Romeo?",
         ]
     );
     assert_eq!(server.stdout.len(), 4, "server: {server:?}");
     assert!(
-        server.stdout[3].starts_with("No more data from 127.0.0.1:"),
+        server.stdout[3].starts_with("No more data from ('127.0.0.1', "),
         "server: {server:?}"
     );
 }
@@ -51,6 +51,7 @@ fn the_buffer_sizes_not_the_sender_decide_the_count() {
     let port = addr.port().to_string();
     let client = run(&[
         "tcp-client",
+        "--close",
         "--host",
         "127.0.0.1",
         "--bufsize",

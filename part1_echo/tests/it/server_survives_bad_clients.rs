@@ -26,7 +26,15 @@ fn connect(addr: SocketAddr) -> TcpStream {
 fn assert_served(addr: SocketAddr, message: &str) {
     let port = addr.port().to_string();
     let host = addr.ip().to_string();
-    let client = run(&["tcp-client", "--host", &host, "--port", &port, message]);
+    let client = run(&[
+        "tcp-client",
+        "--close",
+        "--host",
+        &host,
+        "--port",
+        &port,
+        message,
+    ]);
     assert!(client.status.success(), "client: {client:?}");
     let echoed: String = client
         .stdout

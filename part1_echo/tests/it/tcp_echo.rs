@@ -1,16 +1,45 @@
 //! The TCP echo server and client over IPv4 and IPv6, one client after the
-//! other, and a second client waiting while the first holds the server.
+//! other, and a second client waiting while the first holds the server. The
+//! server's end line shows the client as Python's tuple:
+//! `No more data from ('127.0.0.1', 50042)`.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::util::{HANDOUT_MESSAGE, listening, run, spawn};
+use crate::util::{HANDOUT_MESSAGE, listening, py_addr, run, spawn};
+
+/// The `No more data from` line for the client whose stderr says
+/// `connected to ADDR from LOCAL`.
+fn no_more_data_line(client_stderr: &[String], mapped_to_v4: bool) -> String {
+    let local: SocketAddr = client_stderr
+        .iter()
+        .find_map(|l| l.split(" from ").nth(1)?.parse().ok())
+        .unwrap_or_else(|| panic!("no `connected to … from ADDR`: {client_stderr:?}"));
+    let local = match local {
+        SocketAddr::V6(v6) if mapped_to_v4 => v6
+            .ip()
+            .to_ipv4_mapped()
+            .map_or(local, |ip| SocketAddr::new(ip.into(), v6.port())),
+        other => other,
+    };
+    format!("No more data from {}", py_addr(local))
+}
 
 /// Runs one echo of `message` through a server bound to `bind`, the client
-/// connecting to `host`; returns the server's `No more data from` line.
-fn echo_once(bind: &str, host: &str, message: &str) -> String {
+/// connecting to `host`; returns the server's last line and the line it
+/// should be, from the client's own address.
+fn echo_once(bind: &str, host: &str, message: &str) -> (String, String) {
     let (server, addr) = listening(&format!("tcp-server --bind {bind} --port 0 --once"));
     let port = addr.port().to_string();
-    let client = run(&["tcp-client", "--host", host, "--port", &port, message]);
+    let client = run(&[
+        "tcp-client",
+        "--close",
+        "--host",
+        host,
+        "--port",
+        &port,
+        message,
+    ]);
     assert!(client.status.success(), "client: {client:?}");
     let echoed: String = client
         .stdout
@@ -20,27 +49,32 @@ fn echo_once(bind: &str, host: &str, message: &str) -> String {
     assert_eq!(echoed, message);
     let server = server.finish();
     assert!(server.status.success(), "server: {server:?}");
-    server.stdout.last().cloned().unwrap_or_default()
+    let expected = no_more_data_line(&client.stderr, true);
+    (server.stdout.last().cloned().unwrap_or_default(), expected)
 }
 
 #[test]
 fn echo_over_ipv4() {
-    let last = echo_once("127.0.0.1", "127.0.0.1", "hello over IPv4");
-    assert!(last.starts_with("No more data from 127.0.0.1:"), "{last}");
+    let (last, expected) = echo_once("127.0.0.1", "127.0.0.1", "hello over IPv4");
+    assert!(expected.starts_with("No more data from ('127.0.0.1', "));
+    assert_eq!(last, expected);
 }
 
 #[test]
 fn echo_over_ipv6() {
-    let last = echo_once("::1", "::1", "hello over IPv6");
-    assert!(last.starts_with("No more data from [::1]:"), "{last}");
+    let (last, expected) = echo_once("::1", "::1", "hello over IPv6");
+    assert!(expected.starts_with("No more data from ('::1', "));
+    assert!(expected.ends_with(", 0, 0)"));
+    assert_eq!(last, expected);
 }
 
 #[test]
 fn an_ipv4_client_of_an_ipv6_socket_shows_as_ipv4() {
     // The v4-mapped loopback: an IPv6 socket that takes IPv4 peers, as the
     // default dual-stack bind does, without listening beyond loopback.
-    let last = echo_once("::ffff:127.0.0.1", "127.0.0.1", "mapped");
-    assert!(last.starts_with("No more data from 127.0.0.1:"), "{last}");
+    let (last, expected) = echo_once("::ffff:127.0.0.1", "127.0.0.1", "mapped");
+    assert!(expected.starts_with("No more data from ('127.0.0.1', "));
+    assert_eq!(last, expected);
 }
 
 #[test]
@@ -50,6 +84,7 @@ fn a_second_client_is_served_after_the_first() {
     for message in ["first client", "second client"] {
         let client = run(&[
             "tcp-client",
+            "--close",
             "--host",
             "127.0.0.1",
             "--port",
@@ -63,9 +98,9 @@ fn a_second_client_is_served_after_the_first() {
     let lines: Vec<&str> = server.stdout.iter().map(String::as_str).collect();
     assert_eq!(lines.len(), 4, "server: {server:?}");
     assert_eq!(lines[0], "received: first client");
-    assert!(lines[1].starts_with("No more data from 127.0.0.1:"));
+    assert!(lines[1].starts_with("No more data from ('127.0.0.1', "));
     assert_eq!(lines[2], "received: second client");
-    assert!(lines[3].starts_with("No more data from 127.0.0.1:"));
+    assert!(lines[3].starts_with("No more data from ('127.0.0.1', "));
 }
 
 #[test]
@@ -73,14 +108,8 @@ fn a_second_client_waits_while_the_first_holds_the_server() {
     let (server, addr) = listening("tcp-server --bind 127.0.0.1 --port 0");
     let port = addr.port().to_string();
 
-    let first = spawn(&[
-        "tcp-client",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--hold",
-    ]);
+    // The default, as Code D's `while True: pass`: hold the connection.
+    let first = spawn(&["tcp-client", "--host", "127.0.0.1", "--port", &port]);
     assert_eq!(first.line(), format!("sending: {HANDOUT_MESSAGE}"));
     for _ in 0..6 {
         assert!(first.line().starts_with("received: "));
@@ -88,7 +117,14 @@ fn a_second_client_waits_while_the_first_holds_the_server() {
 
     // The iterative server is busy with the first client: the second one
     // connects (the kernel's accept queue) but gets no echo.
-    let second = spawn(&["tcp-client", "--host", "127.0.0.1", "--port", &port]);
+    let second = spawn(&[
+        "tcp-client",
+        "--close",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ]);
     assert_eq!(second.line(), format!("sending: {HANDOUT_MESSAGE}"));
     assert_eq!(second.line_within(Duration::from_millis(500)), None);
 
@@ -107,15 +143,7 @@ fn a_second_client_waits_while_the_first_holds_the_server() {
 fn hold_ends_when_the_server_closes() {
     let (server, addr) = listening("tcp-server --bind ::1 --port 0");
     let port = addr.port().to_string();
-    let client = spawn(&[
-        "tcp-client",
-        "--host",
-        "::1",
-        "--port",
-        &port,
-        "--hold",
-        "x",
-    ]);
+    let client = spawn(&["tcp-client", "--host", "::1", "--port", &port, "x"]);
     assert_eq!(client.line(), "sending: x");
     assert_eq!(client.line(), "received: x");
     drop(server.kill());
@@ -127,5 +155,34 @@ fn hold_ends_when_the_server_closes() {
             .iter()
             .any(|l| l.contains("closed the connection")),
         "client: {client:?}"
+    );
+}
+
+/// Questions 7 and 8: by default the client holds the connection after the
+/// echo, so the server prints no `No more data from` until the client is
+/// stopped; then it does.
+#[test]
+fn the_server_says_no_more_data_only_when_the_holding_client_goes() {
+    let (server, addr) = listening("tcp-server --bind 127.0.0.1 --port 0");
+    let port = addr.port().to_string();
+    let client = spawn(&["tcp-client", "--host", "127.0.0.1", "--port", &port]);
+    assert_eq!(client.line(), format!("sending: {HANDOUT_MESSAGE}"));
+    for _ in 0..6 {
+        assert!(client.line().starts_with("received: "));
+    }
+    for _ in 0..3 {
+        assert!(server.line().starts_with("received: "));
+    }
+    // Q7: the client holds on; the server's recv() blocks.
+    assert_eq!(server.line_within(Duration::from_millis(700)), None);
+    assert_eq!(client.line_within(Duration::from_millis(10)), None);
+    // Q8: the client is killed (as Ctrl+C does); the kernel closes its
+    // socket and the server's recv() returns 0 bytes.
+    let pid = client.pid();
+    let client = client.kill();
+    let line = server.line();
+    assert!(
+        line.starts_with("No more data from ('127.0.0.1', "),
+        "server: {line:?}; client {pid}: {client:?}"
     );
 }

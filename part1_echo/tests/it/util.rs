@@ -4,8 +4,21 @@ use std::net::SocketAddr;
 
 pub use testkit::{Lines as Finished, Proc, TIMEOUT};
 
-/// The handout's default TCP message (42 bytes).
-pub const HANDOUT_MESSAGE: &str = "This is the message.  It will be repeated.";
+/// Code D's message (41 bytes), tcp-client's default.
+pub const HANDOUT_MESSAGE: &str = "O Romeo, Romeo! wherefore art thou Romeo?";
+
+/// Code A's datagram (13 bytes, the trailing space included), udp-send's
+/// default.
+pub const HANDOUT_DATAGRAM: &str = "Hello, Romeo ";
+
+/// `addr` as the handout's Python prints a peer: `('127.0.0.1', 38569)`, or
+/// `('::1', 38569, 0, 0)` for IPv6.
+pub fn py_addr(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(v4) => format!("('{}', {})", v4.ip(), v4.port()),
+        SocketAddr::V6(v6) => format!("('{}', {}, 0, 0)", v6.ip(), v6.port()),
+    }
+}
 
 const BIN: &str = env!("CARGO_BIN_EXE_part1_echo");
 

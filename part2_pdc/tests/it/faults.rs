@@ -129,7 +129,10 @@ fn without_ipv6_localhost_is_reached_over_ipv4() {
     // part2_pdc's socket is always AF_INET6: with IPv6 off, ::1 fails and
     // 127.0.0.1 is reached through its v4-mapped address.
     let Some(run) = testkit::netns::without_ipv6(|| {
-        let lab = crate::util::server(|c| c.bind = vec![[127, 0, 0, 1].into()]);
+        let lab = crate::util::server(|c| {
+            c.bind = vec![[127, 0, 0, 1].into()];
+            c.messages = 10;
+        });
         let port = lab.tcp_port().unwrap().to_string();
         pdc(
             &["--host", "localhost", "--port", &port, "CMD_short:0"],

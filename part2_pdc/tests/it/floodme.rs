@@ -31,7 +31,8 @@ fn a_100_mib_flood_arrives_byte_for_byte() {
 
 #[test]
 fn a_flood_ending_with_a_newline_gets_none_added() {
-    let lab = server(|c| c.flood_bytes = 64 * 1000);
+    // Twice the Hamlet excerpt, which ends with a newline.
+    let lab = server(|c| c.flood_bytes = 2 * lab_server::HAMLET.len() as u64);
     let port = lab.tcp_port().unwrap().to_string();
     for bufsize in ["1000", "65536"] {
         let run = pdc(

@@ -1,6 +1,6 @@
 //! Against a server that drops half the requests, on one family only, the client retransmits until answered and its summary adds up.
 
-use crate::util::{check_runs, port_of, reset_server, run_within};
+use crate::util::{check_runs, port_of, reset_server, reset_server_for, run_within};
 use lab_server::{OffsetSep, UdpFamily};
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ fn ipv4_only_server_answers_over_ipv4() {
 
 #[test]
 fn ipv6_only_server_answers_over_ipv6() {
-    let server = reset_server(UdpFamily::V6, 0.5, OffsetSep::Equals);
+    let server = reset_server_for(5, UdpFamily::V6, 0.5, OffsetSep::Equals);
     let (out, port) = twenty_runs(&server, &["--reset", "5"]);
     let server_addr = format!("[::1]:{port}").parse().unwrap();
     check_runs(&out, 20, 5, "IPv6", server_addr);

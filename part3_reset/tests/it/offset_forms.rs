@@ -1,10 +1,10 @@
 //! Both forms of the answer, the handout's `OFFSET=X` and the course server's `OFFSET:X`, are accepted and printed as `OFFSET=X`.
 
-use crate::util::{parse_ack, port_of, reset_server, run};
+use crate::util::{parse_ack, port_of, reset_server, reset_server_for, run};
 use lab_server::{OffsetSep, UdpFamily};
 
 fn one_exchange(sep: OffsetSep, family: UdpFamily, expected: &str) {
-    let server = reset_server(family, 0.0, sep);
+    let server = reset_server_for(3, family, 0.0, sep);
     let port = port_of(&server);
     let out = run(&["--host", "localhost", "--port", &port, "--reset", "3"]);
     out.expect_code(0);
@@ -32,7 +32,7 @@ fn colon_form() {
 
 #[test]
 fn reset_zero_gets_offset_zero() {
-    let server = reset_server(UdpFamily::V4, 0.0, OffsetSep::Colon);
+    let server = reset_server_for(0, UdpFamily::V4, 0.0, OffsetSep::Colon);
     let out = run(&[
         "--host",
         "127.0.0.1",

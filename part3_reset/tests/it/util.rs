@@ -33,13 +33,21 @@ pub fn run_program(program: &str, args: &[&str], limit: Duration) -> Finished {
 }
 
 /// An in-process `lab_server` whose UDP reset service listens on `family`
-/// only, on a free port of 127.0.0.1 or ::1.
+/// only, on a free port of 127.0.0.1 or ::1, and answers `RESET:20` (the
+/// course's n, part3_reset's default).
 pub fn reset_server(family: UdpFamily, loss: f64, sep: OffsetSep) -> LabServer {
+    reset_server_for(20, family, loss, sep)
+}
+
+/// [`reset_server`] answering `RESET:<n>` only (the course server answers
+/// one n, anything else gets `Wrong command.`).
+pub fn reset_server_for(n: u32, family: UdpFamily, loss: f64, sep: OffsetSep) -> LabServer {
     LabServer::start(Config {
         tcp_port: None,
         udp_family: family,
         loss,
         offset_sep: sep,
+        reset_n: n,
         ..Config::ephemeral()
     })
     .expect("start lab_server")

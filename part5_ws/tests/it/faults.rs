@@ -154,7 +154,10 @@ fn a_server_that_sends_for_ever_does_not_grow_memory() {
 #[test]
 fn without_ipv6_localhost_is_reached_over_ipv4() {
     let Some(run) = testkit::netns::without_ipv6(|| {
-        let lab = crate::util::server(|c| c.bind = vec![[127, 0, 0, 1].into()]);
+        let lab = crate::util::server(|c| {
+            c.bind = vec![[127, 0, 0, 1].into()];
+            c.messages = 10;
+        });
         let url = format!("ws://localhost:{}", lab.ws_port().unwrap());
         ws(&["--url", &url, "CMD_short:0"], LIMIT)
     }) else {

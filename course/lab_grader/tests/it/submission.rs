@@ -1,6 +1,8 @@
-//! `scripts/submission.sh` (what `make submission` runs) makes the folder
-//! and the zip under the course's names, refuses bad CAMIPRO numbers, and
-//! the grader grades the folder it makes.
+//! `dev/scripts/submission.sh` (what `make submission` runs) makes the folder
+//! and the zip under the course's names (the Part 6 files as the handout
+//! names them: `<C1>_key.pem`, `<C1>_cert.pem`; the report when there is
+//! one), refuses bad CAMIPRO numbers, and the grader grades the folder it
+//! makes.
 
 use crate::util::{TempDir, expect_row, grade, script, workspace_bins};
 use std::os::unix::fs::PermissionsExt;
@@ -63,24 +65,40 @@ fn the_folder_and_zip_have_the_course_names_and_the_part6_files() {
         ] {
             script(&bin, built, &format!("#!/bin/sh\necho {built}\n"));
         }
-        std::fs::write(certs.join("123456.key"), "key").unwrap();
-        std::fs::write(certs.join("123456.crt"), "crt").unwrap();
-        std::fs::write(certs.join("123456-test.crt"), "not this one").unwrap();
+        std::fs::write(certs.join("123456_key.pem"), "key").unwrap();
+        std::fs::write(certs.join("123456_cert.pem"), "crt").unwrap();
+        std::fs::write(certs.join("123456_test_cert.pem"), "not this one").unwrap();
+        std::fs::write(certs.join("123456.csr"), "nor this one").unwrap();
+        std::fs::write(certs.join("cacert.pem"), "nor the CA").unwrap();
+        let report = dir.path().join("report");
+        std::fs::create_dir_all(&report).unwrap();
+        std::fs::write(report.join("REPORT.md"), "# Lab 3\n").unwrap();
+        std::fs::write(report.join("REPORT_q15_attempts.svg"), "<svg/>").unwrap();
+        std::fs::write(report.join("NOTES.md"), "not handed in").unwrap();
         let out_dir = dir.path().to_str().unwrap();
-        submit(
+        let run = submit(
             &[
                 "--bin-dir",
                 bin.to_str().unwrap(),
                 "--certs",
                 certs.to_str().unwrap(),
+                "--report",
+                report.to_str().unwrap(),
                 "--out",
                 out_dir,
                 "123456",
                 "654321",
             ],
             zip,
-        )
-        .expect_code(0);
+        );
+        run.expect_code(0);
+        assert!(
+            run.stdout_text().contains(
+                "with 123456_key.pem and 123456_cert.pem, and REPORT.md with 1 picture(s)"
+            ),
+            "{}",
+            run.stdout_text()
+        );
         let folder = dir.path().join("Lab3_123456_654321");
         let mut found: Vec<String> = std::fs::read_dir(&folder)
             .unwrap()
@@ -88,7 +106,15 @@ fn the_folder_and_zip_have_the_course_names_and_the_part6_files() {
             .collect();
         found.sort();
         let mut expected: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
-        expected.extend(["123456.crt".to_string(), "123456.key".to_string()]);
+        expected.extend(
+            [
+                "123456_cert.pem",
+                "123456_key.pem",
+                "REPORT.md",
+                "REPORT_q15_attempts.svg",
+            ]
+            .map(String::from),
+        );
         expected.sort();
         assert_eq!(found, expected, "{zip}");
         let copied = std::fs::read_to_string(folder.join("Part4_Sender_123456_654321")).unwrap();
@@ -101,14 +127,77 @@ fn the_folder_and_zip_have_the_course_names_and_the_part6_files() {
                 & 0o777
         };
         assert_eq!(mode("Part2_123456_654321"), 0o755);
-        assert_eq!(mode("123456.key"), 0o600);
+        assert_eq!(mode("123456_key.pem"), 0o600);
+        assert_eq!(mode("123456_cert.pem"), 0o644);
+        assert_eq!(
+            std::fs::read_to_string(folder.join("REPORT.md")).unwrap(),
+            "# Lab 3\n"
+        );
         let names = zip_names(&dir.path().join("Lab3_123456_654321.zip"));
         for name in NAMES {
             let entry = format!("Lab3_123456_654321/{name} 0o755");
             assert!(names.contains(&entry), "{entry} in {names:?} ({zip})");
         }
-        assert!(names.contains(&"Lab3_123456_654321/123456.key 0o600".to_string()));
+        assert!(names.contains(&"Lab3_123456_654321/123456_key.pem 0o600".to_string()));
+        for name in ["123456_cert.pem", "REPORT.md", "REPORT_q15_attempts.svg"] {
+            let entry = format!("Lab3_123456_654321/{name} 0o644");
+            assert!(names.contains(&entry), "{entry} in {names:?} ({zip})");
+        }
     }
+}
+
+/// Without a report (or without `--report`), and with only the key, the
+/// folder holds the executables alone, and says why.
+#[test]
+fn no_report_and_a_lone_key_are_left_out() {
+    let dir = TempDir::new().unwrap();
+    let bin = dir.path().join("bin");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&certs).unwrap();
+    for built in [
+        "part2_pdc",
+        "part3_reset",
+        "part4_receiver",
+        "part4_sender",
+        "part5_ws",
+        "part6_pmu",
+    ] {
+        script(&bin, built, &format!("#!/bin/sh\necho {built}\n"));
+    }
+    std::fs::write(certs.join("123456_key.pem"), "key").unwrap();
+    // The report's folder is there, but `make report` has not run.
+    let report = dir.path().join("report");
+    std::fs::create_dir_all(&report).unwrap();
+    std::fs::write(report.join("REPORT_q15_attempts.svg"), "<svg/>").unwrap();
+    let run = submit(
+        &[
+            "--bin-dir",
+            bin.to_str().unwrap(),
+            "--certs",
+            certs.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--out",
+            dir.path().to_str().unwrap(),
+            "123456",
+            "654321",
+        ],
+        "SUBMISSION_ZIP=auto",
+    );
+    run.expect_code(0);
+    assert!(run.stderr.contains("only one is there"), "{}", run.stderr);
+    assert!(
+        run.stdout_text().contains("no report"),
+        "{}",
+        run.stdout_text()
+    );
+    let mut found: Vec<String> = std::fs::read_dir(dir.path().join("Lab3_123456_654321"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    assert_eq!(found, NAMES);
 }
 
 #[test]

@@ -220,3 +220,28 @@ fn a_websocket_handshake_trickled_in_is_cut_off_at_the_read_timeout() {
     let kept = trickle(stream, b"GET / HTTP/1.1\r\nX: y\r\n", true);
     assert!(kept < Duration::from_millis(1200), "kept {kept:?}");
 }
+
+/// Out of the box, the course server's answers: 20 messages from 0, and an
+/// excerpt of Hamlet of about 56 KiB from ACT I for CMD_floodme.
+#[test]
+fn the_defaults_are_the_course_servers() {
+    let lab = start(|_| {});
+    let got = answer(&mut connect(&lab, false), &[b"CMD_short:0"]);
+    let expected: String = (0..20).map(|i| format!("This is PMU data {i}")).collect();
+    assert_eq!(String::from_utf8(got).unwrap(), expected);
+    let flood = answer(&mut connect(&lab, true), &[b"CMD_floodme"]);
+    assert_eq!(flood, lab_server::HAMLET.as_bytes());
+    assert!(flood.starts_with(b"ACT I\nSCENE I. Elsinore. A platform before the castle.\n"));
+    assert!((56_000..58_000).contains(&flood.len()), "{}", flood.len());
+}
+
+/// --flood-bytes: any size, the excerpt repeated.
+#[test]
+fn a_bigger_flood_repeats_the_excerpt() {
+    let size = 2 * lab_server::HAMLET.len() + 10;
+    let lab = start(|c| c.flood_bytes = size as u64);
+    let flood = answer(&mut connect(&lab, false), &[b"CMD_floodme"]);
+    assert_eq!(flood.len(), size);
+    assert_eq!(flood, lab_server::hamlet_flood(size));
+    assert_eq!(&flood[2 * lab_server::HAMLET.len()..], b"ACT I\nSCEN");
+}
