@@ -31,7 +31,7 @@ help:
 	@echo "make part6 CAMIPRO1=…  Part 6 TLS PMU server on port 5003 with certs/<C1>_cert.pem (or CERT=… KEY=…)"
 	@echo "make submission CAMIPRO1=… CAMIPRO2=…  Lab3_<C1>_<C2>/ and .zip, the executables under the course's names"
 	@echo "make grade [BIN_DIR=…]  lab_grader: every part against lab_server on loopback, a table and a score"
-	@echo "make report            the lab's experiments on loopback; the measured answers in REPORT.md"
+	@echo "make report            the lab's experiments (as root: Q9-Q21 across a simulated path); the answers in REPORT.md"
 	@echo "make bench             one table: the clients beside socat, websocket-client, python ssl"
 	@echo "make fuzz              every fuzz target for FUZZ_SECONDS (60) each (nightly; installs cargo-fuzz)"
 

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 /// The course server's drop probability.
 pub const COURSE_LOSS: f64 = 0.5;
+/// The handout's `RESET:<n>`, the only one the course server answers.
+pub const RESET_N: u32 = 20;
 
 /// Q15: the runs of `part3_reset --runs`.
 #[derive(Debug)]
@@ -41,6 +43,7 @@ pub fn measure(reset: &Path, runs: u64, loss: f64) -> anyhow::Result<Resets> {
         c.udp_port = Some(0);
         c.udp_family = UdpFamily::V4;
         c.loss = loss;
+        c.reset_n = RESET_N;
         c.offset_sep = OffsetSep::Colon;
         c.log = false;
     })
@@ -59,6 +62,8 @@ pub fn measure(reset: &Path, runs: u64, loss: f64) -> anyhow::Result<Resets> {
             &port,
             "--timeout",
             timeout,
+            "--reset",
+            &RESET_N.to_string(),
             "--runs",
             &runs.to_string(),
         ],
@@ -86,8 +91,9 @@ pub fn render(o: &mut String, resets: &Resets, loss: f64, svg_name: &str) {
     let _ = writeln!(o, "## Q15: attempts per acknowledgment and the loss\n");
     let _ = writeln!(
         o,
-        "`part3_reset --runs {} --timeout {}` against `lab_server --loss {loss}` on loopback \
-         (each `RESET:20` dropped with probability {loss}{}, IPv4 only). Its summary line:\n",
+        "`part3_reset --runs {} --timeout {} --reset {RESET_N}` against `lab_server --loss \
+         {loss}` on loopback (each `RESET:{RESET_N}` dropped with probability {loss}{}, IPv4 \
+         only). Its summary line:\n",
         s.runs,
         resets.timeout,
         if loss == COURSE_LOSS {
