@@ -60,8 +60,8 @@
 //!   time), and a partial command that never completes gets no answer.
 //! - Time-outs: 10 s from connecting to the command (handshake included,
 //!   however slowly the bytes come), 30 s for a blocked send, 1 s of
-//!   lingering after close_notify; at most 64 connections, more are
-//!   closed on arrival.
+//!   lingering after close_notify; at most 64 connections (see above for
+//!   who gets a place when none is free).
 //! - An X.509 v1 certificate (signed without extensions) is served, with
 //!   a note: OpenSSL clients such as the grader accept it, rustls clients
 //!   do not. So is one without subjectAltName, with a note.

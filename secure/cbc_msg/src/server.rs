@@ -32,7 +32,8 @@ pub struct Options {
     /// How long a connection may stay silent, between frames or inside
     /// one, before it is closed (`SO_RCVTIMEO`).
     pub idle_timeout: Duration,
-    /// Connections served at once; more are closed at once.
+    /// Places for connections (see the module's documentation for who
+    /// gets one when none is free).
     pub max_connections: usize,
     /// Log every connection and its end to stderr.
     pub verbose: bool,
