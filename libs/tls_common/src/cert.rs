@@ -69,6 +69,61 @@ pub struct CertInfo {
     pub spki: Vec<u8>,
 }
 
+/// Why a client certificate's subject cannot name its holder, if it
+/// cannot: more than one common name (`CN=Mallory, CN=DemoClt` would pass
+/// a check that any CN is allowed), or a CN of another ASN.1 string type
+/// than UTF8String or PrintableString (a BMPString or a TeletexString is
+/// not the text a name check compares, byte for byte). `None` when the
+/// subject has at most one CN, of one of those two types. The message is
+/// one line, the CNs escaped.
+pub fn subject_cn_problem(der: &CertificateDer<'_>) -> Option<String> {
+    use x509_parser::der_parser::asn1_rs::Tag;
+    let (_, cert) = match x509_parser::parse_x509_certificate(der.as_ref()) {
+        Ok(parsed) => parsed,
+        Err(err) => return Some(format!("it is not a well-formed certificate ({err})")),
+    };
+    let cns: Vec<_> = cert.subject().iter_common_name().collect();
+    let shown = |cn: &x509_parser::x509::AttributeTypeAndValue<'_>| {
+        let bytes = cn.as_slice();
+        let cut = &bytes[..bytes.len().min(64)];
+        format!("CN={}", cut.escape_ascii())
+    };
+    if cns.len() > 1 {
+        let names: Vec<String> = cns.iter().map(|cn| shown(cn)).collect();
+        return Some(format!(
+            "its subject has {} common names ({}); a client certificate must have one",
+            cns.len(),
+            names.join(", ")
+        ));
+    }
+    let cn = cns.first()?;
+    match cn.attr_value().tag() {
+        Tag::Utf8String | Tag::PrintableString if cn.as_str().is_ok() => None,
+        Tag::Utf8String | Tag::PrintableString => {
+            Some(format!("its common name {} is not valid text", shown(cn)))
+        }
+        tag => Some(format!(
+            "its common name {} is a {}, not a UTF8String or a PrintableString",
+            shown(cn),
+            string_type(tag)
+        )),
+    }
+}
+
+/// The ASN.1 name of a string tag, for [`subject_cn_problem`].
+fn string_type(tag: x509_parser::der_parser::asn1_rs::Tag) -> String {
+    use x509_parser::der_parser::asn1_rs::Tag;
+    match tag {
+        Tag::BmpString => "BMPString".into(),
+        Tag::TeletexString => "TeletexString".into(),
+        Tag::UniversalString => "UniversalString".into(),
+        Tag::Ia5String => "IA5String".into(),
+        Tag::NumericString => "NumericString".into(),
+        Tag::VisibleString => "VisibleString".into(),
+        other => format!("value of ASN.1 tag {}", other.0),
+    }
+}
+
 /// Where a moment falls in a certificate's validity period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Validity {
