@@ -191,3 +191,27 @@ fn a_flood_from_one_source_is_summarised() {
         );
     }
 }
+
+#[test]
+fn a_log_that_cannot_be_written_does_not_stop_the_service() {
+    // /dev/full: every write fails with ENOSPC, as on a full disk.
+    let pki = Pki::new("log-full");
+    let server = Server::start(&pki, &["--log", "/dev/full"]);
+    for _ in 0..3 {
+        let mut raw = Raw::alice(&pki, &server);
+        raw.line().unwrap();
+        assert_eq!(raw.run("echo still serving"), ok("still serving\n"));
+    }
+    let stderr = testkit::wait_for_text(
+        "serving on, lines dropped and counted",
+        Duration::from_secs(10),
+        || server.proc.stderr_log(),
+    );
+    assert_eq!(
+        stderr
+            .matches("warning: cannot write to the log /dev/full")
+            .count(),
+        1,
+        "{stderr}"
+    );
+}
