@@ -307,6 +307,46 @@ mod tests {
         assert_eq!(integer_bits(&[0, 0]), 0);
     }
 
+    fn self_signed(cns: Vec<rcgen::DnValue>) -> CertificateDer<'static> {
+        let mut params = rcgen::CertificateParams::default();
+        for (i, cn) in cns.into_iter().enumerate() {
+            // A second CN under CN's OID spelt as a custom type: rcgen
+            // keeps one value per type.
+            let ty = match i {
+                0 => rcgen::DnType::CommonName,
+                _ => rcgen::DnType::CustomDnType(vec![2, 5, 4, 3]),
+            };
+            params.distinguished_name.push(ty, cn);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().clone()
+    }
+
+    #[test]
+    fn a_subject_must_have_one_utf8_or_printable_cn() {
+        let utf8 = |s: &str| rcgen::DnValue::Utf8String(s.into());
+        assert_eq!(
+            subject_cn_problem(&self_signed(vec![utf8("DemoClt")])),
+            None
+        );
+        assert_eq!(subject_cn_problem(&self_signed(vec![])), None);
+        let printable = rcgen::DnValue::PrintableString("DemoClt".try_into().unwrap());
+        assert_eq!(subject_cn_problem(&self_signed(vec![printable])), None);
+        let two = subject_cn_problem(&self_signed(vec![utf8("Mallory"), utf8("DemoClt")]));
+        assert_eq!(
+            two.as_deref(),
+            Some(
+                "its subject has 2 common names (CN=Mallory, CN=DemoClt); a client \
+                 certificate must have one"
+            )
+        );
+        let bmp = rcgen::DnValue::BmpString("DemoClt".try_into().unwrap());
+        let bmp = subject_cn_problem(&self_signed(vec![bmp])).unwrap();
+        assert!(bmp.contains("is a BMPString, not a UTF8String"), "{bmp}");
+        // The raw bytes are escaped: no NUL or control character.
+        assert!(bmp.contains("\\x00D"), "{bmp}");
+    }
+
     #[test]
     fn an_rcgen_certificate_reads_back() {
         let mut params =
