@@ -69,6 +69,61 @@ pub struct CertInfo {
     pub spki: Vec<u8>,
 }
 
+/// Why a client certificate's subject cannot name its holder, if it
+/// cannot: more than one common name (`CN=Mallory, CN=DemoClt` would pass
+/// a check that any CN is allowed), or a CN of another ASN.1 string type
+/// than UTF8String or PrintableString (a BMPString or a TeletexString is
+/// not the text a name check compares, byte for byte). `None` when the
+/// subject has at most one CN, of one of those two types. The message is
+/// one line, the CNs escaped.
+pub fn subject_cn_problem(der: &CertificateDer<'_>) -> Option<String> {
+    use x509_parser::der_parser::asn1_rs::Tag;
+    let (_, cert) = match x509_parser::parse_x509_certificate(der.as_ref()) {
+        Ok(parsed) => parsed,
+        Err(err) => return Some(format!("it is not a well-formed certificate ({err})")),
+    };
+    let cns: Vec<_> = cert.subject().iter_common_name().collect();
+    let shown = |cn: &x509_parser::x509::AttributeTypeAndValue<'_>| {
+        let bytes = cn.as_slice();
+        let cut = &bytes[..bytes.len().min(64)];
+        format!("CN={}", cut.escape_ascii())
+    };
+    if cns.len() > 1 {
+        let names: Vec<String> = cns.iter().map(|cn| shown(cn)).collect();
+        return Some(format!(
+            "its subject has {} common names ({}); a client certificate must have one",
+            cns.len(),
+            names.join(", ")
+        ));
+    }
+    let cn = cns.first()?;
+    match cn.attr_value().tag() {
+        Tag::Utf8String | Tag::PrintableString if cn.as_str().is_ok() => None,
+        Tag::Utf8String | Tag::PrintableString => {
+            Some(format!("its common name {} is not valid text", shown(cn)))
+        }
+        tag => Some(format!(
+            "its common name {} is a {}, not a UTF8String or a PrintableString",
+            shown(cn),
+            string_type(tag)
+        )),
+    }
+}
+
+/// The ASN.1 name of a string tag, for [`subject_cn_problem`].
+fn string_type(tag: x509_parser::der_parser::asn1_rs::Tag) -> String {
+    use x509_parser::der_parser::asn1_rs::Tag;
+    match tag {
+        Tag::BmpString => "BMPString".into(),
+        Tag::TeletexString => "TeletexString".into(),
+        Tag::UniversalString => "UniversalString".into(),
+        Tag::Ia5String => "IA5String".into(),
+        Tag::NumericString => "NumericString".into(),
+        Tag::VisibleString => "VisibleString".into(),
+        other => format!("value of ASN.1 tag {}", other.0),
+    }
+}
+
 /// Where a moment falls in a certificate's validity period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Validity {
@@ -250,6 +305,46 @@ mod tests {
         assert_eq!(integer_bits(&[0x00, 0x80, 0x00]), 16);
         assert_eq!(integer_bits(&[0x01, 0xff]), 9);
         assert_eq!(integer_bits(&[0, 0]), 0);
+    }
+
+    fn self_signed(cns: Vec<rcgen::DnValue>) -> CertificateDer<'static> {
+        let mut params = rcgen::CertificateParams::default();
+        for (i, cn) in cns.into_iter().enumerate() {
+            // A second CN under CN's OID spelt as a custom type: rcgen
+            // keeps one value per type.
+            let ty = match i {
+                0 => rcgen::DnType::CommonName,
+                _ => rcgen::DnType::CustomDnType(vec![2, 5, 4, 3]),
+            };
+            params.distinguished_name.push(ty, cn);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().clone()
+    }
+
+    #[test]
+    fn a_subject_must_have_one_utf8_or_printable_cn() {
+        let utf8 = |s: &str| rcgen::DnValue::Utf8String(s.into());
+        assert_eq!(
+            subject_cn_problem(&self_signed(vec![utf8("DemoClt")])),
+            None
+        );
+        assert_eq!(subject_cn_problem(&self_signed(vec![])), None);
+        let printable = rcgen::DnValue::PrintableString("DemoClt".try_into().unwrap());
+        assert_eq!(subject_cn_problem(&self_signed(vec![printable])), None);
+        let two = subject_cn_problem(&self_signed(vec![utf8("Mallory"), utf8("DemoClt")]));
+        assert_eq!(
+            two.as_deref(),
+            Some(
+                "its subject has 2 common names (CN=Mallory, CN=DemoClt); a client \
+                 certificate must have one"
+            )
+        );
+        let bmp = rcgen::DnValue::BmpString("DemoClt".try_into().unwrap());
+        let bmp = subject_cn_problem(&self_signed(vec![bmp])).unwrap();
+        assert!(bmp.contains("is a BMPString, not a UTF8String"), "{bmp}");
+        // The raw bytes are escaped: no NUL or control character.
+        assert!(bmp.contains("\\x00D"), "{bmp}");
     }
 
     #[test]

@@ -110,14 +110,12 @@ pub fn server_config(
                 WebPkiClientVerifier::builder_with_provider(Arc::new(auth.roots), provider.clone())
                     .build()
                     .map_err(|err| Error::General(format!("client CA: {err}")))?;
-            if auth.allowed_cns.is_empty() {
-                builder.with_client_cert_verifier(inner)
-            } else {
-                builder.with_client_cert_verifier(Arc::new(AllowedNames {
-                    inner,
-                    allowed: auth.allowed_cns,
-                }))
-            }
+            // Always wrapped: the subject's CNs are checked with or
+            // without `--allow-cn`.
+            builder.with_client_cert_verifier(Arc::new(AllowedNames {
+                inner,
+                allowed: auth.allowed_cns,
+            }))
         }
     };
     // A resolver that always answers with our chain, rather than
@@ -171,8 +169,11 @@ pub fn key_log_path() -> Option<std::path::PathBuf> {
         .map(Into::into)
 }
 
-/// A client-certificate verifier that also requires one of the allowed
-/// common names. A certificate from the right CA with another name is
+/// A client-certificate verifier that also requires a subject with at
+/// most one common name, a UTF8String or a PrintableString
+/// ([`crate::cert::subject_cn_problem`]; refused as a bad certificate, the
+/// reason in the error's text), and, with a non-empty list, one of the
+/// allowed common names. A certificate from the right CA with another name is
 /// refused in the handshake with `access_denied` (RFC 8446 §6.2: "a valid
 /// certificate … was received, but when access control was applied, the
 /// sender decided not to proceed"), which rustls sends for
@@ -205,9 +206,14 @@ impl ClientCertVerifier for AllowedNames {
         let verified = self
             .inner
             .verify_client_cert(end_entity, intermediates, now)?;
+        if let Some(problem) = crate::cert::subject_cn_problem(end_entity) {
+            return Err(Error::InvalidCertificate(CertificateError::Other(
+                rustls::OtherError(Arc::new(CnProblem(problem))),
+            )));
+        }
         let info = CertInfo::parse(end_entity)
             .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
-        if info.common_names.iter().any(|cn| self.allowed.contains(cn)) {
+        if self.allowed.is_empty() || info.common_names.iter().any(|cn| self.allowed.contains(cn)) {
             Ok(verified)
         } else {
             Err(Error::InvalidCertificate(
@@ -238,6 +244,18 @@ impl ClientCertVerifier for AllowedNames {
         self.inner.supported_verify_schemes()
     }
 }
+
+/// Why a client certificate's common name(s) are refused, in words.
+#[derive(Debug)]
+struct CnProblem(String);
+
+impl fmt::Display for CnProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CnProblem {}
 
 #[cfg(test)]
 mod tests {

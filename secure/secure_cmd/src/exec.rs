@@ -1,8 +1,9 @@
 //! Running one command: no shell, a time-out and an output cap, stdout and
 //! stderr in one pipe.
 //!
-//! - `std::process::Command` runs the program found on the PATH (`execvp`)
-//!   with the request's words as its arguments: no shell ever sees them,
+//! - `std::process::Command` runs the program (in the server, the path
+//!   resolved at start-up, `src/policy.rs`, in the sandbox of
+//!   `src/sandbox.rs`) with the request's words as its arguments: no shell ever sees them,
 //!   so `;`, `|`, `$(…)`, `*` and quotes are plain characters.
 //! - stdin is `/dev/null`: a command that reads stdin gets end of file at
 //!   once instead of waiting for input that cannot come.
@@ -52,8 +53,16 @@ pub enum Outcome {
     CannotRun(io::Error),
 }
 
-/// Runs `program` with `args` under `limits`.
+/// Runs `program` (looked up on the PATH) with `args` under `limits`, in
+/// the server's own environment: for tests; the server uses
+/// [`run_command`] with a [`crate::sandbox::Sandbox`]'s command.
 pub fn run(program: &str, args: &[String], limits: Limits) -> Outcome {
+    run_command(Command::new(program), args, limits)
+}
+
+/// Runs `command` (its program, environment, folder and `pre_exec` set)
+/// with `args` under `limits`.
+pub fn run_command(mut command: Command, args: &[String], limits: Limits) -> Outcome {
     let started = Instant::now();
     let deadline = started.checked_add(limits.timeout);
     let (mut reader, writer) = match io::pipe() {
@@ -67,7 +76,6 @@ pub fn run(program: &str, args: &[String], limits: Limits) -> Outcome {
         Ok(w) => w,
         Err(err) => return Outcome::CannotRun(err),
     };
-    let mut command = Command::new(program);
     command
         .args(args)
         .stdin(Stdio::null())

@@ -6,14 +6,21 @@
 //! - [`protocol`]: the greeting, request lines and answers, as bytes;
 //! - [`exec`]: running one command without a shell, under a time-out and
 //!   an output cap, stdout and stderr in one pipe;
-//! - [`log`]: the server's log file, one whole line per `write()`;
+//! - [`policy`]: the allow-list, each command's program resolved at
+//!   start-up and its argument policy;
+//! - [`sandbox`]: the environment, folder, limits and user a command runs
+//!   with (the child's `unsafe` code, in one module);
+//! - [`log`]: the server's log file (escaped, cut, rate-limited, never
+//!   blocking), one whole line per `write()`;
 //! - [`server`] and [`client`]: the two ends, over `tls_common`'s
 //!   certificates, rustls settings and blocking `TlsSocket`.
 
 pub mod client;
 pub mod exec;
 pub mod log;
+pub mod policy;
 pub mod protocol;
+pub mod sandbox;
 pub mod server;
 
 /// One line `secure_cmd: …` on stderr in a single `write()`: Rust's stderr

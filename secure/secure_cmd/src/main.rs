@@ -9,6 +9,8 @@
 //! secure_cmd server --cert F --key F --client-ca F [--listen ADDR:PORT]... [--allow-cn CN]...
 //!                   [--allow CMD]... [--log FILE] [--command-timeout SECS] [--output-cap B]
 //!                   [--max-connections N] [--handshake-timeout SECS] [--idle-timeout SECS] [-v]
+//!                   [--command-path DIRS] [--allow-risky-commands] [--run-as USER]
+//!                   [--allow-root-commands] [--command-memory B] [--log-rate N]
 //! secure_cmd client --ca F --cert F --key F [--host localhost] [--port 15001]
 //!                   [--connect-timeout SECS] [--timeout SECS] [COMMAND LINE]...
 //! ```
@@ -31,12 +33,17 @@
 //! - Listeners: `0.0.0.0:15001` and `[::]:15001` (IPv4 and IPv6, as
 //!   `part6_pmu`; mutual TLS is what keeps strangers out, not the
 //!   address); `--listen` replaces both and may be repeated.
-//! - Commands: an allow-list of names looked up on the server's PATH
-//!   (default date, uptime, whoami, hostname, uname, echo, ls, pwd, df;
-//!   `--allow` adds, never a path); run with `execvp`, never a shell, with
-//!   stdin `/dev/null` and the server's environment and working folder.
-//!   Arguments are not filtered: `ls /etc` lists `/etc`. As root, `date -s`
-//!   and `hostname NAME` would change the machine: the server warns.
+//! - Commands: an allow-list of names (default date, uptime, whoami,
+//!   hostname, uname, echo, ls, pwd, df; `--allow` adds, never a path),
+//!   each resolved once at start-up on `/usr/local/bin:/usr/bin:/bin`
+//!   (`--command-path`) and logged, each default one with an argument
+//!   policy (`date`: `+FORMAT` and printing flags; `hostname`, `whoami`,
+//!   `uptime`, `pwd`: none; src/policy.rs). `--allow` of a program that
+//!   runs others (a shell, `env`, `find`…) needs `--allow-risky-commands`.
+//!   Run without a shell, stdin `/dev/null`, in an empty environment and
+//!   an empty folder, under rlimits (256 MiB, `--command-memory`), and as
+//!   `nobody` (`--run-as`) when the server is root, unless
+//!   `--allow-root-commands` (src/sandbox.rs; README.md, "Threat model").
 //! - Output: stdout and stderr share one pipe (`2>&1`), so the bytes keep
 //!   the order the command wrote them in. A command killed by signal n
 //!   reports status 128 + n, as a shell does.
@@ -55,8 +62,15 @@
 //!   handshake (`--handshake-timeout`); 300 s without a request
 //!   (`--idle-timeout`) and 30 s of a blocked send end a connection.
 //! - Log: one line per event, `<RFC 3339 time> <peer> <what>`, appended
-//!   with one `write()` under a mutex; peer text escaped. The folder is
-//!   created. `-v` copies every line to stderr.
+//!   with one `write()` by one writer thread from a bounded queue (a slow
+//!   or full disk drops lines, counted, never stops the service); peer
+//!   text escaped and cut to 64 bytes; 100 lines per client address per
+//!   10 s (`--log-rate`), then one summary line. Created 0600; a symbolic
+//!   link is refused. The folder is created. `-v` copies every line to
+//!   stderr.
+//! - Certificates: without `--allow-cn`, the server says at start-up that
+//!   any certificate of the client CA is accepted; a subject with two CNs
+//!   or a CN that is not a UTF8String or PrintableString is refused.
 //! - Client: the server's time on stderr (`secure_cmd: server time: …`,
 //!   stdout is for the commands' output); outputs on stdout byte for byte;
 //!   an `ERR` is one line `secure_cmd: error: LINE: reason` on stderr and
@@ -108,12 +122,30 @@ struct ServerArgs {
     /// Accept only client certificates with this common name (repeatable)
     #[arg(long, value_name = "CN")]
     allow_cn: Vec<String>,
-    /// Allow this command too, a name looked up on the PATH (repeatable)
+    /// Allow this command too, a name looked up on --command-path, any arguments (repeatable)
     #[arg(long, value_name = "CMD", value_parser = command_name)]
     allow: Vec<String>,
-    /// The log file (its folder is created)
+    /// Let --allow name a program that runs others (a shell, env, find, python…): any command
+    #[arg(long)]
+    allow_risky_commands: bool,
+    /// Folders where commands are looked up, once, at start-up (absolute, ':'-separated)
+    #[arg(long, value_name = "DIRS", default_value = secure_cmd::policy::COMMAND_PATH)]
+    command_path: String,
+    /// When the server runs as root, run commands as this user
+    #[arg(long, value_name = "USER", default_value = "nobody")]
+    run_as: String,
+    /// When the server runs as root, run commands as root too (not as --run-as)
+    #[arg(long)]
+    allow_root_commands: bool,
+    /// Address space a command may use (RLIMIT_AS: 256MiB, 1GiB)
+    #[arg(long, default_value = "256MiB", value_parser = memory, value_name = "B")]
+    command_memory: u64,
+    /// The log file, created 0600 (its folder is created; a symbolic link is refused)
     #[arg(long, value_name = "FILE", default_value = "log/server.log")]
     log: PathBuf,
+    /// Log lines per client address per 10 s; the rest are counted in one summary line
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    log_rate: u32,
     /// Seconds a command may run before it is killed
     #[arg(long, default_value = "10", value_parser = common::cli::positive_seconds, value_name = "SECS")]
     command_timeout: Duration,
@@ -176,7 +208,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 listen: args.listen,
                 allow_cn: args.allow_cn,
                 allow: args.allow,
+                allow_risky_commands: args.allow_risky_commands,
+                command_path: args.command_path,
+                run_as: args.run_as,
+                allow_root_commands: args.allow_root_commands,
+                command_memory: args.command_memory,
                 log: args.log,
+                log_rate: args.log_rate,
                 limits: Limits {
                     timeout: args.command_timeout,
                     output_cap: args.output_cap,
@@ -225,6 +263,17 @@ fn output_cap(text: &str) -> Result<usize, String> {
     match common::cli::bytes(text)? {
         0 => Err(format!("'{text}': the output cap must be at least 1 byte")),
         n => usize::try_from(n).map_err(|_| format!("{text} is more than this machine can hold")),
+    }
+}
+
+/// A command's address-space limit: at least 16 MiB (less and no program
+/// starts).
+fn memory(text: &str) -> Result<u64, String> {
+    match common::cli::bytes(text)? {
+        n if n < 16 << 20 => Err(format!(
+            "'{text}': a command needs at least 16MiB of address space to start"
+        )),
+        n => Ok(n),
     }
 }
 

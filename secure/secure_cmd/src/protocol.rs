@@ -45,6 +45,19 @@ pub struct Request {
     pub args: Vec<String>,
 }
 
+impl Request {
+    /// The words joined by one space, as they are: for a log line, through
+    /// [`crate::log::escape`].
+    pub fn words(&self) -> String {
+        let mut out = self.program.clone();
+        for arg in &self.args {
+            out.push(' ');
+            out.push_str(arg);
+        }
+        out
+    }
+}
+
 impl fmt::Display for Request {
     /// The words joined by one space, control characters escaped: how the
     /// request is quoted in a log line or an error.

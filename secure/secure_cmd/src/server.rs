@@ -2,13 +2,14 @@
 //! the greeting, then one allow-listed command per request line.
 
 use crate::exec::{self, Limits, Outcome};
-use crate::log::Log;
-use crate::protocol::{self, BadRequest, Header, LineRead, Request, printable};
+use crate::log::{self, Log, PEER_MAX, escape};
+use crate::policy::AllowList;
+use crate::protocol::{self, BadRequest, Header, LineRead, Request};
+use crate::sandbox::{self, Sandbox};
 use crate::say;
 use anyhow::Context;
 use netserve::accept::{ConnectionLimit, Event, Slot};
 use rustls::{ServerConfig, ServerConnection};
-use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -17,12 +18,7 @@ use std::time::{Duration, Instant};
 use tls_common::stream::TlsError;
 use tls_common::{ClientAuth, HandshakeReport, TlsSocket};
 
-/// Commands allowed without `--allow`: they report on the machine and
-/// change nothing when run by an ordinary user. (As root, `date -s` and
-/// `hostname NAME` would set the clock and the name: the server warns.)
-pub const DEFAULT_ALLOWED: [&str; 9] = [
-    "date", "uptime", "whoami", "hostname", "uname", "echo", "ls", "pwd", "df",
-];
+pub use crate::policy::DEFAULT_ALLOWED;
 
 /// How long the server reads what a client still sends after close_notify.
 const LINGER: Duration = Duration::from_secs(1);
@@ -49,7 +45,19 @@ pub struct Options {
     pub allow_cn: Vec<String>,
     /// Commands allowed besides [`DEFAULT_ALLOWED`].
     pub allow: Vec<String>,
+    /// `--allow` may name a program that runs others.
+    pub allow_risky_commands: bool,
+    /// Where commands are looked up (absolute folders, `:`-separated).
+    pub command_path: String,
+    /// The user commands run as when the server is root.
+    pub run_as: String,
+    /// As root, run commands as root.
+    pub allow_root_commands: bool,
+    /// RLIMIT_AS of a command, bytes.
+    pub command_memory: u64,
     pub log: PathBuf,
+    /// Log lines per source address per 10 s.
+    pub log_rate: u32,
     pub limits: Limits,
     pub max_connections: usize,
     pub handshake_timeout: Duration,
@@ -61,7 +69,8 @@ pub struct Options {
 #[derive(Debug)]
 struct Shared {
     config: Arc<ServerConfig>,
-    allowed: BTreeSet<String>,
+    allowed: AllowList,
+    sandbox: Sandbox,
     log: Log,
     options: Options,
 }
@@ -77,14 +86,40 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     };
     let config = tls_common::config::server_config(&identity, None, Some(client_auth))
         .context("setting up TLS")?;
-    let log = Log::open(&options.log, options.verbose)?;
+    let (allowed, missing) = AllowList::build(
+        &options.allow,
+        &options.command_path,
+        options.allow_risky_commands,
+    )
+    .map_err(|err| common::cli::usage(err.to_string()))?;
+    let run_as = if !sandbox::is_root() || options.allow_root_commands {
+        None
+    } else {
+        Some(sandbox::lookup_user(&options.run_as).map_err(|err| {
+            anyhow::anyhow!(
+                "cannot run commands as {}: {err}; name an existing unprivileged user with                  --run-as USER",
+                options.run_as
+            )
+        })?)
+    };
+    if run_as.as_ref().is_some_and(|user| user.uid == 0) {
+        return Err(common::cli::usage(format!(
+            "--run-as {} is root: name an unprivileged user, or give --allow-root-commands",
+            options.run_as
+        )));
+    }
+    let workdir = sandbox::make_workdir().context("making the commands' working folder")?;
+    let sandbox = Sandbox {
+        path_var: options.command_path.clone(),
+        workdir,
+        tz: std::env::var_os("TZ"),
+        run_as,
+        memory: options.command_memory,
+        cpu_seconds: Sandbox::cpu_for(options.limits.timeout),
+    };
+    let log = Log::open(&options.log, options.verbose, options.log_rate)?;
     let listeners = bind(&options.listen)?;
 
-    let allowed: BTreeSet<String> = DEFAULT_ALLOWED
-        .iter()
-        .map(|s| s.to_string())
-        .chain(options.allow.iter().cloned())
-        .collect();
     say(format_args!("certificate: {}", identity.leaf));
     say(format_args!(
         "mutual TLS 1.2 and 1.3: client certificates from {}{}",
@@ -97,17 +132,40 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     ));
     say(format_args!(
         "commands allowed: {}; each for at most {} s and {} bytes of output",
-        join(&allowed),
+        allowed.names(),
         options.limits.timeout.as_secs_f64(),
         options.limits.output_cap
     ));
     say(format_args!("log: {}", log.path().display()));
-    // SAFETY: geteuid(2) cannot fail and touches no memory.
-    if unsafe { libc::geteuid() } == 0 {
+    let any_cert = options.allow_cn.is_empty().then(|| {
+        format!(
+            "warning: no --allow-cn: any certificate {} signed is accepted (with a course CA, \
+             every student's); restrict with --allow-cn CN",
+            options.client_ca.display()
+        )
+    });
+    if let Some(warning) = &any_cert {
+        say(format_args!("{warning}"));
+    }
+    let runs_as = match &sandbox.run_as {
+        Some(user) => format!("user {} (uid {}, gid {})", user.name, user.uid, user.gid),
+        None if sandbox::is_root() => "root (--allow-root-commands)".to_string(),
+        // SAFETY: getuid(2) cannot fail and touches no memory.
+        None => format!("the server's own user (uid {})", unsafe { libc::getuid() }),
+    };
+    say(format_args!(
+        "commands run as {runs_as}, in {}, with an empty environment and limits",
+        sandbox.workdir.display()
+    ));
+    if sandbox::is_root() && sandbox.run_as.is_none() {
         say(format_args!(
-            "warning: running as root: every client may run the allowed commands as root \
-             (date -s and hostname NAME change the clock and the host name); run the server \
-             as an unprivileged user"
+            "warning: --allow-root-commands: every client may run the allowed commands as root"
+        ));
+    }
+    for name in &missing {
+        say(format_args!(
+            "warning: {name} is not in {}: left out of the allow-list",
+            options.command_path
         ));
     }
     if let Some(path) = tls_common::config::key_log_path() {
@@ -131,12 +189,38 @@ pub fn run(options: Options) -> anyhow::Result<()> {
             } else {
                 options.allow_cn.join(",")
             },
-            join(&allowed)
+            allowed.names()
         ),
     );
+    for (name, resolved) in &allowed.0 {
+        log.line(
+            "-",
+            format_args!(
+                "command {name}: {} ({})",
+                resolved.path.display(),
+                match resolved.policy {
+                    crate::policy::ArgPolicy::None => "no arguments",
+                    crate::policy::ArgPolicy::Date => "+FORMAT and printing flags only",
+                    crate::policy::ArgPolicy::Uname => "its flags only",
+                    crate::policy::ArgPolicy::Any => "any arguments",
+                }
+            ),
+        );
+    }
+    log.line(
+        "-",
+        format_args!(
+            "commands run as {runs_as}, in {}",
+            sandbox.workdir.display()
+        ),
+    );
+    if let Some(warning) = &any_cert {
+        log.line("-", format_args!("{warning}"));
+    }
     let shared = Arc::new(Shared {
         config: Arc::new(config),
         allowed,
+        sandbox,
         log,
         options,
     });
@@ -162,13 +246,6 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         let _ = thread.join();
     }
     Ok(())
-}
-
-fn join(set: &BTreeSet<String>) -> String {
-    set.iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Binds every `--listen` address; with none, `0.0.0.0:15001` and
@@ -279,14 +356,14 @@ impl<'a> Connection<'a> {
                 TlsError::Tls { .. } => {
                     self.log(format_args!(
                         "handshake failed: {}",
-                        printable(&err.to_string())
+                        escape(err.to_string().as_bytes(), OWN_MAX)
                     ));
                     // Drains, so that the alert reaches the client.
                     tls.abort(LINGER);
                 }
                 err => self.log(format_args!(
                     "handshake failed: {}",
-                    printable(&err.to_string())
+                    escape(err.to_string().as_bytes(), OWN_MAX)
                 )),
             };
         }
@@ -300,7 +377,7 @@ impl<'a> Connection<'a> {
             Some(cert) if !cert.common_names.is_empty() => cert
                 .common_names
                 .iter()
-                .map(|cn| printable(cn).into_owned())
+                .map(|cn| escape(cn.as_bytes(), PEER_MAX))
                 .collect::<Vec<_>>()
                 .join("+"),
             _ => "(none)".to_string(),
@@ -398,22 +475,29 @@ impl<'a> Connection<'a> {
     /// Runs one request if the allow-list has it; logs it, and returns the
     /// answer's bytes.
     fn run(&self, request: &Request) -> Vec<u8> {
-        if !self.shared.allowed.contains(&request.program) {
+        let shown = log::quote(&request.words());
+        let Some(resolved) = self.shared.allowed.get(&request.program) else {
             let reason = format!(
                 "not an allowed command (allowed: {})",
-                join(&self.shared.allowed)
+                self.shared.allowed.names()
             );
-            self.log(format_args!(
-                "command \"{request}\": ERR not an allowed command"
-            ));
+            self.log(format_args!("command {shown}: ERR not an allowed command"));
+            return error_answer(&reason);
+        };
+        if let Err(reason) = resolved.policy.check(&request.program, &request.args) {
+            self.log(format_args!("command {shown}: ERR {reason}"));
             return error_answer(&reason);
         }
         let limits = self.shared.options.limits;
         let started = Instant::now();
-        let reason = match exec::run(&request.program, &request.args, limits) {
+        let command = self
+            .shared
+            .sandbox
+            .command(&resolved.path, &request.program);
+        let reason = match exec::run_command(command, &request.args, limits) {
             Outcome::Finished { status, output } => {
                 self.log(format_args!(
-                    "command \"{request}\": exit {status}, {} bytes of output, {} ms",
+                    "command {shown}: exit {status}, {} bytes of output, {} ms",
                     output.len(),
                     started.elapsed().as_millis()
                 ));
@@ -431,11 +515,11 @@ impl<'a> Connection<'a> {
             }
             Outcome::OverCap => format!("more than {} bytes of output; killed", limits.output_cap),
             Outcome::CannotRun(err) if err.kind() == io::ErrorKind::NotFound => {
-                "cannot run it: not found on the server's PATH".to_string()
+                "cannot run it: its program is gone from the server".to_string()
             }
             Outcome::CannotRun(err) => format!("cannot run it: {err}"),
         };
-        self.log(format_args!("command \"{request}\": ERR {reason}"));
+        self.log(format_args!("command {shown}: ERR {reason}"));
         error_answer(&reason)
     }
 }
@@ -451,5 +535,8 @@ fn describe(err: &io::Error) -> String {
         Some(tls) => tls.to_string(),
         None => err.to_string(),
     };
-    printable(&text).into_owned()
+    escape(text.as_bytes(), OWN_MAX)
 }
+
+/// Bytes of an error's text in a log line: ours, but it may quote a peer.
+const OWN_MAX: usize = 256;

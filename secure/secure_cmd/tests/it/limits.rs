@@ -14,6 +14,9 @@ fn a_command_past_its_time_out_is_killed_with_its_children() {
             "sleep",
             "--allow",
             "timeout",
+            // `timeout` runs another program: allowed only with the risk
+            // accepted.
+            "--allow-risky-commands",
             "--command-timeout",
             "0.5",
         ],
@@ -92,14 +95,25 @@ fn the_default_cap_passes_a_large_output_intact() {
 }
 
 #[test]
-fn a_program_missing_from_the_path_cannot_run() {
+fn a_program_missing_from_the_command_path_is_refused_at_start_up() {
     let pki = Pki::new("missing");
-    let server = Server::start(&pki, &["--allow", "no-such-program-secure-cmd"]);
-    let mut raw = Raw::alice(&pki, &server);
-    raw.line().unwrap();
-    assert_eq!(
-        raw.run("no-such-program-secure-cmd"),
-        Answer::Err("cannot run it: not found on the server's PATH".into())
+    let args = [
+        "server",
+        "--cert",
+        pki.server.cert.to_str().unwrap(),
+        "--key",
+        pki.server.key.to_str().unwrap(),
+        "--client-ca",
+        pki.client_ca.cert.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--allow",
+        "no-such-program-secure-cmd",
+    ];
+    let out = testkit::run(util::BIN, &args);
+    out.expect_code(2).expect_one_line_error(
+        "secure_cmd",
+        "--allow no-such-program-secure-cmd: no executable no-such-program-secure-cmd in \
+         /usr/local/bin:/usr/bin:/bin",
     );
-    assert_eq!(raw.run("echo next"), ok("next\n"));
 }

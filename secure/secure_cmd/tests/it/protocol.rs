@@ -42,7 +42,17 @@ fn output_is_framed_exactly() {
 #[test]
 fn a_failing_command_reports_its_status_and_its_stderr() {
     let pki = Pki::new("status");
-    let server = Server::start(&pki, &["--allow", "false", "--allow", "sh"]);
+    // sh runs other programs: allowed only with the risk accepted.
+    let server = Server::start(
+        &pki,
+        &[
+            "--allow",
+            "false",
+            "--allow",
+            "sh",
+            "--allow-risky-commands",
+        ],
+    );
     let mut raw = Raw::alice(&pki, &server);
     raw.line().unwrap();
     match raw.run("ls /nonexistent-secure-cmd") {

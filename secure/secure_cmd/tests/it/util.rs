@@ -75,6 +75,11 @@ impl Server {
     /// `secure_cmd server` with the test's certificates, its log in the
     /// test's folder, on `127.0.0.1:0` unless `extra` has a `--listen`.
     pub fn start(pki: &Pki, extra: &[&str]) -> Server {
+        Server::start_with_env(pki, extra, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables.
+    pub fn start_with_env(pki: &Pki, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let default_log = pki.log_path();
         let mut args = vec![
             "server",
@@ -97,7 +102,7 @@ impl Server {
             args.extend(["--listen", "127.0.0.1:0"]);
         }
         args.extend_from_slice(extra);
-        let proc = testkit::spawn(BIN, &args);
+        let proc = testkit::Cmd::new(BIN, &args).envs(env).spawn();
         let addrs = proc.listening_addrs(listeners.max(1));
         Server { proc, addrs, log }
     }
