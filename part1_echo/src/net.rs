@@ -75,12 +75,10 @@ fn bind_one(addr: SocketAddr, ty: Type) -> io::Result<Bound> {
         // peers, as ::ffff:a.b.c.d. Linux's default is off already
         // (net.ipv6.bindv6only = 0) but other systems differ. Binding a
         // v4-mapped address needs it off.
-        if v6.ip().is_unspecified() || v6.ip().to_ipv4_mapped().is_some() {
-            if let Err(err) = socket.set_only_v6(false) {
-                eprintln!(
-                    "part1_echo: cannot turn IPV6_V6ONLY off ({err}); IPv4 peers may not arrive"
-                );
-            }
+        if (v6.ip().is_unspecified() || v6.ip().to_ipv4_mapped().is_some())
+            && let Err(err) = socket.set_only_v6(false)
+        {
+            eprintln!("part1_echo: cannot turn IPV6_V6ONLY off ({err}); IPv4 peers may not arrive");
         }
     }
     socket.bind(&addr.into())?;

@@ -197,18 +197,18 @@ impl Client {
     ) -> anyhow::Result<Ack> {
         let mut attempt: u32 = 0;
         loop {
-            if let Some(max) = self.settings.max_tries {
-                if attempt >= max {
-                    bail!(
-                        "no answer from {} ({}) after {attempt} {} of {} s each; check the \
+            if let Some(max) = self.settings.max_tries
+                && attempt >= max
+            {
+                bail!(
+                    "no answer from {} ({}) after {attempt} {} of {} s each; check the \
                          host name, the port, and that no firewall drops UDP port {}",
-                        self.settings.host,
-                        list(&self.settings.servers),
-                        if attempt == 1 { "attempt" } else { "attempts" },
-                        self.settings.timeout.as_secs_f64(),
-                        self.settings.servers[0].port(),
-                    );
-                }
+                    self.settings.host,
+                    list(&self.settings.servers),
+                    if attempt == 1 { "attempt" } else { "attempts" },
+                    self.settings.timeout.as_secs_f64(),
+                    self.settings.servers[0].port(),
+                );
             }
             attempt += 1;
             self.send(sockets, attempt)?;

@@ -139,11 +139,11 @@ impl Client {
             // client's handshake has ended: its refusal, an alert, may be
             // waiting to be read behind the reset that failed this write.
             let mut probe = [0u8; 1];
-            if let Err(read_err) = tls.read(&mut probe) {
-                if TlsError::from_io(&read_err).is_some_and(|e| matches!(e, TlsError::Tls { .. })) {
-                    return Err(flatten(read_err))
-                        .with_context(|| format!("sending {command} to {peer}"));
-                }
+            if let Err(read_err) = tls.read(&mut probe)
+                && TlsError::from_io(&read_err).is_some_and(|e| matches!(e, TlsError::Tls { .. }))
+            {
+                return Err(flatten(read_err))
+                    .with_context(|| format!("sending {command} to {peer}"));
             }
             return Err(err).with_context(|| format!("sending {command} to {peer}"));
         }

@@ -133,10 +133,10 @@ impl Executables {
         let mut groups: Vec<Group> = Vec::new();
         for entry in entries.flatten() {
             let name = entry.file_name();
-            if let Some((_, group)) = Group::of_file_name(&name.to_string_lossy()) {
-                if !groups.contains(&group) {
-                    groups.push(group);
-                }
+            if let Some((_, group)) = Group::of_file_name(&name.to_string_lossy())
+                && !groups.contains(&group)
+            {
+                groups.push(group);
             }
         }
         let layout = match groups.len() {

@@ -145,13 +145,13 @@ fn main() -> ExitCode {
 }
 
 fn course_options(args: &CourseArgs, out: Option<PathBuf>) -> anyhow::Result<course::Options> {
-    if let Some(ca) = &args.ca {
-        if !ca.is_file() {
-            return Err(common::cli::usage(format!(
-                "--ca {}: no such file",
-                ca.display()
-            )));
-        }
+    if let Some(ca) = &args.ca
+        && !ca.is_file()
+    {
+        return Err(common::cli::usage(format!(
+            "--ca {}: no such file",
+            ca.display()
+        )));
     }
     Ok(course::Options {
         jobs: args.jobs as usize,

@@ -140,7 +140,7 @@ pub fn size_name(size: usize) -> String {
             0 => format!("{mib} MiB"),
             rest => format!("{mib} MiB + {rest}"),
         },
-        _ if kib > 0 && size % 1024 == 0 => format!("{kib} KiB"),
+        _ if kib > 0 && size.is_multiple_of(1024) => format!("{kib} KiB"),
         _ => format!("{size} bytes"),
     }
 }

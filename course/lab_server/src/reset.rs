@@ -50,7 +50,7 @@ pub fn bound_ips(config: &crate::Config) -> Vec<IpAddr> {
 
 /// The family that serves in turn `turn` (IPv4 first).
 fn family_of_turn(turn: u128) -> Family {
-    if turn % 2 == 0 {
+    if turn.is_multiple_of(2) {
         Family::V4
     } else {
         Family::V6
@@ -149,10 +149,10 @@ fn serve(socket: &UdpSocket, shared: &Shared, end: Option<Instant>) {
             // earlier reply (the client has gone): serve the next one.
             Err(_) => continue,
         };
-        if let SocketAddr::V6(v6) = peer {
-            if v6.ip().to_ipv4_mapped().is_some() {
-                continue;
-            }
+        if let SocketAddr::V6(v6) = peer
+            && v6.ip().to_ipv4_mapped().is_some()
+        {
+            continue;
         }
         let request = &buf[..n];
         if rng.random_bool(config.loss.clamp(0.0, 1.0)) {

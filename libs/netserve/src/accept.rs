@@ -843,10 +843,10 @@ mod tests {
                 move |mut stream, _peer, slot| {
                     // Reads one byte (the "request"), answers it, closes.
                     let mut byte = [0u8; 1];
-                    if let Ok(1) = stream.read(&mut byte) {
-                        if slot.serving() {
-                            let _ = stream.write_all(&byte);
-                        }
+                    if let Ok(1) = stream.read(&mut byte)
+                        && slot.serving()
+                    {
+                        let _ = stream.write_all(&byte);
                     }
                 },
             )

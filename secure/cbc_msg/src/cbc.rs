@@ -91,7 +91,7 @@ pub fn encrypt_blocks(
     iv: &[u8; BLOCK_SIZE],
     data: &mut [u8],
 ) -> Result<(), CbcError> {
-    if data.len() % BLOCK_SIZE != 0 {
+    if !data.len().is_multiple_of(BLOCK_SIZE) {
         return Err(CbcError::NotBlockAligned);
     }
     let mut previous = *iv;
@@ -116,7 +116,7 @@ pub fn decrypt_blocks(
     iv: &[u8; BLOCK_SIZE],
     data: &mut [u8],
 ) -> Result<(), CbcError> {
-    if data.len() % BLOCK_SIZE != 0 {
+    if !data.len().is_multiple_of(BLOCK_SIZE) {
         return Err(CbcError::NotBlockAligned);
     }
     let mut previous = *iv;
@@ -152,7 +152,7 @@ pub fn pad(text: &[u8]) -> Vec<u8> {
 /// whose MAC has been verified, which an attacker without the MAC key
 /// cannot produce, so how long it takes or how it fails tells him nothing.
 pub fn unpad(padded: &[u8]) -> Result<&[u8], CbcError> {
-    if padded.is_empty() || padded.len() % BLOCK_SIZE != 0 {
+    if padded.is_empty() || !padded.len().is_multiple_of(BLOCK_SIZE) {
         return Err(CbcError::NotBlockAligned);
     }
     let n = usize::from(padded[padded.len() - 1]);

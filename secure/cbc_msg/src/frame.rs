@@ -159,7 +159,7 @@ pub fn check_length(len: u32) -> Result<usize, LengthError> {
     if n > MAX_BODY {
         return Err(LengthError::TooLong(len));
     }
-    if n < MIN_BODY || (n - IV_LEN - TAG_LEN) % BLOCK_SIZE != 0 {
+    if n < MIN_BODY || !(n - IV_LEN - TAG_LEN).is_multiple_of(BLOCK_SIZE) {
         return Err(LengthError::Malformed(len));
     }
     Ok(n)

@@ -350,13 +350,13 @@ fn interpreter(name: &str, file: &str) -> Result<(Vec<String>, Option<String>), 
         return Ok((vec![path.display().to_string()], None));
     }
     let base = name.rsplit('/').next().unwrap_or(name);
-    if base == "python" || base.starts_with("python2") || base.starts_with("python3") {
-        if let Some(path) = find_program("python3") {
-            return Ok((
-                vec![path.display().to_string()],
-                Some(format!("{base} is not installed; run with python3")),
-            ));
-        }
+    if (base == "python" || base.starts_with("python2") || base.starts_with("python3"))
+        && let Some(path) = find_program("python3")
+    {
+        return Ok((
+            vec![path.display().to_string()],
+            Some(format!("{base} is not installed; run with python3")),
+        ));
     }
     Err(format!("{file} needs {base}, which is not installed here"))
 }

@@ -319,10 +319,10 @@ pub fn grade_all(
             .unwrap_or(0.0);
         let outs = std::mem::take(&mut *outcomes[g].lock().unwrap_or_else(|e| e.into_inner()));
         let grade = summarize(&handins[g], outs, secs);
-        if let Some(out) = &options.out {
-            if let Err(why) = write_group(out, &grade) {
-                eprintln!("lab_grader: {why}");
-            }
+        if let Some(out) = &options.out
+            && let Err(why) = write_group(out, &grade)
+        {
+            eprintln!("lab_grader: {why}");
         }
         let n = done.fetch_add(1, Ordering::SeqCst) + 1;
         (progress.lock().unwrap_or_else(|e| e.into_inner()))(&grade, n, total);
@@ -1244,16 +1244,15 @@ fn listening() -> Vec<u16> {
         };
         for line in text.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            if fields.len() > 3 && fields[3] == "0A" {
-                if let Some(port) = fields[1]
+            if fields.len() > 3
+                && fields[3] == "0A"
+                && let Some(port) = fields[1]
                     .rsplit(':')
                     .next()
                     .and_then(|p| u16::from_str_radix(p, 16).ok())
-                {
-                    if !ports.contains(&port) {
-                        ports.push(port);
-                    }
-                }
+                && !ports.contains(&port)
+            {
+                ports.push(port);
             }
         }
     }
@@ -1300,10 +1299,10 @@ fn serve_reset(socket: &UdpSocket, stop: &AtomicBool, log: &Mutex<ResetLog>) {
         let Ok((n, from)) = socket.recv_from(&mut buf) else {
             continue;
         };
-        if let SocketAddr::V6(a) = from {
-            if a.ip().to_ipv4_mapped().is_some() {
-                continue;
-            }
+        if let SocketAddr::V6(a) = from
+            && a.ip().to_ipv4_mapped().is_some()
+        {
+            continue;
         }
         let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
         log.requests += 1;

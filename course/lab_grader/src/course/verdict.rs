@@ -161,10 +161,10 @@ pub fn offset(out: &[u8], answered: &[u32]) -> Option<u32> {
             continue;
         }
         for word in line.split(|c: char| !c.is_ascii_digit()) {
-            if let Ok(n) = word.parse::<u32>() {
-                if answered.contains(&n) {
-                    return Some(n);
-                }
+            if let Ok(n) = word.parse::<u32>()
+                && answered.contains(&n)
+            {
+                return Some(n);
             }
         }
     }

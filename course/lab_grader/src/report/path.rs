@@ -109,10 +109,10 @@ fn delete_stale(ip: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = owner_pid(&name) {
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = run(ip, &["netns", "del", &name]);
-            }
+        if let Some(pid) = owner_pid(&name)
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = run(ip, &["netns", "del", &name]);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! lab_server's integration tests, one test executable for the crate: each
 //! module below checks one behaviour of the real binary.
 
+mod admission;
 mod hostile_clients;
 mod tcp_info;
 mod tcp_pmu;

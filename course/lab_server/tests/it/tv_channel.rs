@@ -40,10 +40,10 @@ fn tv(interval: Duration) -> Option<(LabServer, UdpSocket, UdpSocket)> {
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut buf = [0u8; 2048];
     while Instant::now() < deadline {
-        if let Ok(n) = rx.recv(&mut buf) {
-            if &buf[..n] == b"probe" {
-                return Some((lab, rx, tx));
-            }
+        if let Ok(n) = rx.recv(&mut buf)
+            && &buf[..n] == b"probe"
+        {
+            return Some((lab, rx, tx));
         }
     }
     eprintln!(
@@ -60,14 +60,14 @@ fn collect_from(rx: &UdpSocket, window: Duration) -> Vec<(Id, String, SocketAddr
     let mut got = Vec::new();
     let mut buf = vec![0u8; 65536];
     while Instant::now() < deadline {
-        if let Ok((n, from)) = rx.recv_from(&mut buf) {
-            if let Ok(frame) = Frame::parse(&buf[..n]) {
-                got.push((
-                    frame.id,
-                    String::from_utf8_lossy(frame.text).into_owned(),
-                    from,
-                ));
-            }
+        if let Ok((n, from)) = rx.recv_from(&mut buf)
+            && let Ok(frame) = Frame::parse(&buf[..n])
+        {
+            got.push((
+                frame.id,
+                String::from_utf8_lossy(frame.text).into_owned(),
+                from,
+            ));
         }
     }
     got

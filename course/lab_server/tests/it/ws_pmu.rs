@@ -184,10 +184,11 @@ fn the_close_frame_carries_status_1000_on_the_wire() {
         got.extend_from_slice(&buf[..n]);
         // The HTTP answer is ASCII and the data frame 0x82 "This is PMU
         // data 0": the first 0x88 byte starts the close frame.
-        if let Some(at) = got.iter().position(|b| *b == 0x88) {
-            if got.len() >= at + 2 && got.len() >= at + 2 + usize::from(got[at + 1] & 0x7f) {
-                break got[at..].to_vec();
-            }
+        if let Some(at) = got.iter().position(|b| *b == 0x88)
+            && got.len() >= at + 2
+            && got.len() >= at + 2 + usize::from(got[at + 1] & 0x7f)
+        {
+            break got[at..].to_vec();
         }
     };
     assert_eq!(&close[..4], &[0x88, 0x02, 0x03, 0xe8], "{close:?}");

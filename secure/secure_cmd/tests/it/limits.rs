@@ -110,7 +110,7 @@ fn a_program_missing_from_the_command_path_is_refused_at_start_up() {
         "--allow",
         "no-such-program-secure-cmd",
     ];
-    let out = testkit::run(util::BIN, &args);
+    let out = testkit::run(crate::util::BIN, &args);
     out.expect_code(2).expect_one_line_error(
         "secure_cmd",
         "--allow no-such-program-secure-cmd: no executable no-such-program-secure-cmd in \

@@ -4,10 +4,12 @@
 mod client;
 mod client_faults;
 mod concurrency;
+mod hardening;
 mod hostile_clients;
 mod limits;
 mod log_file;
 mod mutual_tls;
 mod no_shell;
 mod protocol;
+mod sandbox;
 mod util;

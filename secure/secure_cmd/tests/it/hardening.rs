@@ -1,11 +1,9 @@
 //! Certificates whose subject cannot name one holder, and a log a client
 //! cannot forge, flood or redirect (README.md, "Threat model").
 
-mod util;
-
+use crate::util::{Answer, Pair, Pki, Raw, Server, ok};
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
-use util::{Answer, Pair, Pki, Raw, Server, ok};
 
 /// A client certificate from the test's client CA with the subject `cns`
 /// (each a CN attribute, in order).
@@ -159,7 +157,7 @@ fn the_log_file_is_private_and_a_symbolic_link_is_refused() {
         "--log",
         link.to_str().unwrap(),
     ];
-    testkit::run(util::BIN, &args)
+    testkit::run(crate::util::BIN, &args)
         .expect_code(1)
         .expect_one_line_error("secure_cmd", "is a symbolic link: refused");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");

@@ -9,11 +9,9 @@
 //! arguments instead of doing anything. The real programs are never run
 //! with such arguments, even if the policy were broken.
 
-mod util;
-
+use crate::util::{Answer, Pki, Raw, Server, ok};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use util::{Answer, Pki, Raw, Server, ok};
 
 /// A folder of test scripts any user can run, and a folder any user can
 /// write to, removed when dropped.
@@ -199,7 +197,7 @@ fn a_relative_command_path_is_refused() {
         "--command-path",
         "bin:/usr/bin",
     ];
-    testkit::run(util::BIN, &args)
+    testkit::run(crate::util::BIN, &args)
         .expect_code(2)
         .expect_one_line_error("secure_cmd", "'bin' is not an absolute folder");
 }
@@ -218,7 +216,7 @@ fn refused_start(pki: &Pki, extra: &[&str]) -> testkit::Output {
         "127.0.0.1:0",
     ];
     args.extend_from_slice(extra);
-    testkit::run(util::BIN, &args)
+    testkit::run(crate::util::BIN, &args)
 }
 
 #[test]
