@@ -49,7 +49,7 @@ fmt:
 	$(CARGO) fmt --all
 
 demo: build
-	bash scripts/demo.sh $(BIN)
+	bash dev/scripts/demo.sh $(BIN)
 
 server: build
 	$(BIN)/lab_server
@@ -147,9 +147,9 @@ part6: build
 BIN_DIR ?= $(BIN)
 
 submission:
-	@bash scripts/submission.sh --check '$(CAMIPRO1)' '$(CAMIPRO2)'
+	@bash dev/scripts/submission.sh --check '$(CAMIPRO1)' '$(CAMIPRO2)'
 	$(CARGO) build --release --workspace --bins
-	bash scripts/submission.sh --bin-dir $(BIN) --certs $(CERTS) --report . --out . '$(CAMIPRO1)' '$(CAMIPRO2)'
+	bash dev/scripts/submission.sh --bin-dir $(BIN) --certs $(CERTS) --report . --out . '$(CAMIPRO1)' '$(CAMIPRO2)'
 
 grade: build
 	$(BIN)/lab_grader --bin-dir $(BIN_DIR)
@@ -158,15 +158,15 @@ report: build
 	$(BIN)/lab_grader report --bin-dir $(BIN) --out REPORT.md
 
 bench: build
-	$(PYTHON) bench/bench.py --bin-dir $(BIN)
-	$(PYTHON) bench/bench_ws.py --bin-dir $(BIN)
-	$(PYTHON) bench/bench_tls.py --bin-dir $(BIN)
+	$(PYTHON) dev/bench/bench.py --bin-dir $(BIN)
+	$(PYTHON) dev/bench/bench_ws.py --bin-dir $(BIN)
+	$(PYTHON) dev/bench/bench_tls.py --bin-dir $(BIN)
 
-# Fuzzing (docs/HARDENING.md): cargo-fuzz on the nightly toolchain, in fuzz/,
+# Fuzzing (docs/HARDENING.md): cargo-fuzz on the nightly toolchain, in dev/fuzz/,
 # which is not a workspace member, so stable builds and CI never see it.
-# Each target runs FUZZ_SECONDS from the committed corpus fuzz/corpus/<target>
-# (read only); what it finds on the way goes to fuzz/target/work/<target>
-# (git-ignored), crashes to fuzz/artifacts/<target>. `make test` replays the
+# Each target runs FUZZ_SECONDS from the committed corpus dev/fuzz/corpus/<target>
+# (read only); what it finds on the way goes to dev/fuzz/target/work/<target>
+# (git-ignored), crashes to dev/fuzz/artifacts/<target>. `make test` replays the
 # committed corpus on stable through the same harness functions.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= command reset splitter mcast_frame cbc_frame secure_request
@@ -176,9 +176,9 @@ fuzz-tools:
 
 fuzz: fuzz-tools
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	    mkdir -p fuzz/target/work/$$t; \
+	    mkdir -p dev/fuzz/target/work/$$t; \
 	    echo "make fuzz: $$t for $(FUZZ_SECONDS) s"; \
-	    $(CARGO) +nightly fuzz run --fuzz-dir fuzz $$t fuzz/target/work/$$t fuzz/corpus/$$t -- \
+	    $(CARGO) +nightly fuzz run --fuzz-dir dev/fuzz $$t dev/fuzz/target/work/$$t dev/fuzz/corpus/$$t -- \
 	        -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; \
 	done
 
@@ -186,5 +186,5 @@ fuzz: fuzz-tools
 # make fuzz-cmin FUZZ_TARGETS=splitter
 fuzz-cmin: fuzz-tools
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	    $(CARGO) +nightly fuzz cmin --fuzz-dir fuzz $$t fuzz/corpus/$$t; \
+	    $(CARGO) +nightly fuzz cmin --fuzz-dir dev/fuzz $$t dev/fuzz/corpus/$$t; \
 	done

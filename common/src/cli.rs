@@ -1,4 +1,4 @@
-//! The conventions every binary of the workspace follows (SPEC.md,
+//! The conventions every binary of the workspace follows (docs/SPEC.md,
 //! "Conventions for every binary"):
 //!
 //! - usage errors exit 2, runtime failures exit 1, success 0;
@@ -143,7 +143,7 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 }
 
 /// A clap value parser for durations in seconds, decimals allowed
-/// (`1`, `0.5`), as every binary's time flags take them (SPEC.md,
+/// (`1`, `0.5`), as every binary's time flags take them (docs/SPEC.md,
 /// "Command lines").
 pub fn seconds(text: &str) -> Result<std::time::Duration, String> {
     let value: f64 = text
@@ -156,6 +156,26 @@ pub fn seconds(text: &str) -> Result<std::time::Duration, String> {
         ));
     }
     std::time::Duration::try_from_secs_f64(value).map_err(|_| format!("{text} seconds is too long"))
+}
+
+/// [`seconds`], but not 0: a time-out or an interval of zero would end
+/// every wait at once or resend as fast as the CPU allows.
+pub fn positive_seconds(text: &str) -> Result<std::time::Duration, String> {
+    match seconds(text)? {
+        d if d.is_zero() => Err(format!("'{text}': must be more than 0 seconds")),
+        d => Ok(d),
+    }
+}
+
+/// Writes `line` and a newline to stderr in one `write()`: Rust's stderr is
+/// unbuffered and `eprintln!` may write a line in pieces, between which
+/// another thread's line (or another program's, on the same terminal, such
+/// as the client beside the server in `make demo`) can slip.
+pub fn eprint_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let line = format!("{line}\n");
+    // Nowhere to report a failed write to stderr.
+    let _ = io::stderr().write_all(line.as_bytes());
 }
 
 /// A clap value parser for byte counts with an optional unit: `65536`,
@@ -176,7 +196,17 @@ mod tests {
         assert_eq!(seconds("2"), Ok(std::time::Duration::from_secs(2)));
         for bad in ["-1", "x", "inf", "NaN", ""] {
             assert!(seconds(bad).is_err(), "{bad}");
+            assert!(positive_seconds(bad).is_err(), "{bad}");
         }
+        assert!(
+            positive_seconds("0")
+                .unwrap_err()
+                .contains("more than 0 seconds")
+        );
+        assert_eq!(
+            positive_seconds("0.5"),
+            Ok(std::time::Duration::from_millis(500))
+        );
         assert_eq!(bytes("56KiB"), Ok(56 * 1024));
         assert_eq!(bytes("1GiB"), Ok(1 << 30));
         assert_eq!(bytes("100"), Ok(100));

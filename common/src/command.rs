@@ -1,7 +1,7 @@
 //! The PMU `Command` codec (Parts 2, 5 and 6).
 //!
 //! A client sends the command's bytes and nothing else, no newline; a server
-//! accepts a command with or without trailing white space (SPEC.md, "The
+//! accepts a command with or without trailing white space (docs/SPEC.md, "The
 //! PMU protocol").
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The multicast frame of Part 4 (SPEC.md, "Multicast"): one UDP datagram is
+//! The multicast frame of Part 4 (docs/SPEC.md, "Multicast"): one UDP datagram is
 //! a 6-byte ID followed by the text, nothing else: no length, no separator,
 //! no newline.
 //!

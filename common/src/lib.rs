@@ -11,12 +11,8 @@
 //!   and how a receiver shows it;
 //! - [`multicast`]: joining a group and sending to it (`IP_ADD_MEMBERSHIP`,
 //!   `IP_MULTICAST_IF` and their IPv6 twins), for Part 4 and the TV channel;
-//! - [`pmu`]: the PMU's server side (command reading, answers, the flood
-//!   text), shared by lab_server and part6_pmu;
-//! - [`server`]: binding listeners and serving connections on threads under
-//!   a cap;
 //! - [`cli`]: the conventions every binary follows for arguments, errors and
-//!   exit codes (SPEC.md, "Conventions for every binary").
+//!   exit codes (docs/SPEC.md, "Conventions for every binary").
 
 pub mod addr;
 pub mod cli;
@@ -24,9 +20,7 @@ pub mod command;
 pub mod frame;
 pub mod multicast;
 pub mod output;
-pub mod pmu;
 pub mod reset;
-pub mod server;
 pub mod splitter;
 
 pub use addr::{Family, resolve};

@@ -1,4 +1,4 @@
-//! How a PMU client prints what it receives (Parts 2, 5 and 6; SPEC.md,
+//! How a PMU client prints what it receives (Parts 2, 5 and 6; docs/SPEC.md,
 //! "Client output"), and when it flushes.
 //!
 //! - `CMD_short`: each message on its own line, exactly as sent.

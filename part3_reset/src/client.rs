@@ -393,12 +393,12 @@ fn list(addrs: &[SocketAddr]) -> String {
 
 /// A warning on stderr that does not stop the client.
 fn warn(message: std::fmt::Arguments<'_>) {
-    eprintln!("part3_reset: warning: {message}");
+    common::cli::eprint_line(format_args!("part3_reset: warning: {message}"));
 }
 
 /// A `-v` note on stderr.
 fn note(message: std::fmt::Arguments<'_>) {
-    eprintln!("part3_reset: {message}");
+    common::cli::eprint_line(format_args!("part3_reset: {message}"));
 }
 
 #[cfg(test)]

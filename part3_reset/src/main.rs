@@ -87,7 +87,7 @@ struct Args {
     reset: u32,
 
     /// Seconds to wait for a reply before sending again (decimals allowed).
-    #[arg(long, default_value = "1", value_parser = positive_seconds)]
+    #[arg(long, default_value = "1", value_parser = common::cli::positive_seconds)]
     timeout: Duration,
 
     /// Attempts per run before giving up (default: retry for ever).
@@ -156,18 +156,6 @@ fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--timeout`: seconds as [`common::cli::seconds`] reads them, but not 0,
-/// which would resend as fast as the CPU allows.
-fn positive_seconds(text: &str) -> Result<Duration, String> {
-    let duration = common::cli::seconds(text)?;
-    if duration.is_zero() {
-        return Err(format!(
-            "'{text}': the time-out must be more than 0 seconds"
-        ));
-    }
-    Ok(duration)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,9 +168,12 @@ mod tests {
 
     #[test]
     fn timeout_must_be_positive() {
-        assert_eq!(positive_seconds("0.2"), Ok(Duration::from_millis(200)));
-        assert!(positive_seconds("0").is_err());
-        assert!(positive_seconds("-1").is_err());
-        assert!(positive_seconds("soon").is_err());
+        assert_eq!(
+            common::cli::positive_seconds("0.2"),
+            Ok(Duration::from_millis(200))
+        );
+        assert!(common::cli::positive_seconds("0").is_err());
+        assert!(common::cli::positive_seconds("-1").is_err());
+        assert!(common::cli::positive_seconds("soon").is_err());
     }
 }

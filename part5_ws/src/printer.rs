@@ -1,4 +1,4 @@
-//! How the answer to one command is printed (SPEC.md, "Client output"): the
+//! How the answer to one command is printed (docs/SPEC.md, "Client output"): the
 //! same as `part2_pdc`, but a WebSocket message is already one PMU message,
 //! so there is nothing to re-cut.
 

@@ -42,7 +42,7 @@
 //! reads): TLS hides the payload, but not the addresses, ports, sizes and
 //! timing, nor the certificates of a TLS 1.2 handshake.
 //!
-//! # Choices where SPEC.md is silent
+//! # Choices where docs/SPEC.md is silent
 //! - Default listeners: the wildcard addresses, as the course's prototype
 //!   binds every interface; a host without IPv6 keeps the IPv4 listener
 //!   (with a note); `--listen` replaces both. `serve` takes CERT KEY
@@ -143,10 +143,10 @@ struct ServeArgs {
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
     max_connections: u32,
     /// Seconds a client has from connecting to sending its command
-    #[arg(long, default_value = "10", value_parser = positive_seconds, value_name = "SECS")]
+    #[arg(long, default_value = "10", value_parser = common::cli::positive_seconds, value_name = "SECS")]
     handshake_timeout: Duration,
     /// Seconds a send may wait on a client that does not read
-    #[arg(long, default_value = "30", value_parser = positive_seconds, value_name = "SECS")]
+    #[arg(long, default_value = "30", value_parser = common::cli::positive_seconds, value_name = "SECS")]
     idle_timeout: Duration,
     /// Print each handshake: version, cipher suite, key exchange, client certificate
     #[arg(short, long)]
@@ -186,11 +186,11 @@ struct ClientArgs {
     #[arg(short, long)]
     verbose: bool,
     /// Seconds to wait for the connection
-    #[arg(long, default_value = "10", value_parser = positive_seconds, value_name = "SECS")]
+    #[arg(long, default_value = "10", value_parser = common::cli::positive_seconds, value_name = "SECS")]
     connect_timeout: Duration,
     /// Seconds without a byte from the server before giving up
     /// (CMD_short:<d> waits at least d + 30)
-    #[arg(long, default_value = "30", value_parser = positive_seconds, value_name = "SECS")]
+    #[arg(long, default_value = "30", value_parser = common::cli::positive_seconds, value_name = "SECS")]
     timeout: Duration,
     /// CMD_short:<seconds> or CMD_floodme; several run in order
     #[arg(required = true, value_name = "COMMAND")]
@@ -254,9 +254,7 @@ fn client_options(args: ClientArgs) -> client::Options {
 /// One line on stderr in one `write()`, so that lines of concurrent
 /// connections (and of other programs on the same terminal) never mix.
 pub fn say(line: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let line = format!("part6_pmu: {line}\n");
-    let _ = std::io::stderr().write_all(line.as_bytes());
+    common::cli::eprint_line(format_args!("part6_pmu: {line}"));
 }
 
 /// `127.0.0.1:5003`, `[::1]:5003`, `0.0.0.0:5003`, `[::]:5003`.
@@ -264,15 +262,6 @@ fn listen_addr(text: &str) -> Result<SocketAddr, String> {
     text.parse().map_err(|_| {
         format!("'{text}' is not ADDR:PORT such as 127.0.0.1:5003, [::1]:5003 or 0.0.0.0:5003")
     })
-}
-
-/// A time-out: seconds, more than zero (a zero time-out would end every
-/// connection at once).
-fn positive_seconds(text: &str) -> Result<Duration, String> {
-    match common::cli::seconds(text)? {
-        d if d.is_zero() => Err(format!("'{text}': a time-out must be more than 0 seconds")),
-        d => Ok(d),
-    }
 }
 
 /// A flood size that fits in memory here.

@@ -3,8 +3,8 @@
 
 use crate::say;
 use anyhow::Context;
-use common::pmu::{self, PmuSettings};
-use common::server::{ConnectionLimit, Event};
+use netserve::accept::{ConnectionLimit, Event};
+use netserve::pmu::{self, PmuSettings};
 use rustls::{ServerConfig, ServerConnection};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -173,7 +173,7 @@ fn certificate_notes(leaf: &tls_common::CertInfo) -> Vec<String> {
 /// Binds every `--listen` address; with none, `0.0.0.0:5003` and
 /// `[::]:5003`, where a host without IPv6 keeps the IPv4 listener.
 fn bind(listen: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
-    common::server::bind_listeners(listen, DEFAULT_PORT, |err| {
+    netserve::accept::bind_listeners(listen, DEFAULT_PORT, |err| {
         say(format_args!("no IPv6 listener ({err}); serving IPv4 only"))
     })
     .map_err(|(addr, err)| bind_error(addr, err))
@@ -193,7 +193,7 @@ fn bind_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {
 /// a crowd of clients exhausts neither threads nor descriptors.
 fn accept_loop(listener: TcpListener, limit: &ConnectionLimit, shared: Arc<Shared>) {
     let log = shared.clone();
-    common::server::accept_loop(
+    netserve::accept::accept_loop(
         &listener,
         limit,
         "tls-pmu",
