@@ -456,6 +456,15 @@ pub fn accept_loop<H>(
             }
         };
         let peer = common::addr::unmapped(peer);
+        // A client gone before its connection was accepted (a connect/close
+        // storm) gets no thread: closing it here keeps the loop, and the
+        // backlog behind it, moving.
+        let revents = readiness(std::iter::once(&stream))[0];
+        if revents & (libc::POLLHUP | libc::POLLERR) != 0
+            || (revents & libc::POLLRDHUP != 0 && revents & libc::POLLIN == 0)
+        {
+            continue;
+        }
         let slot = match limit.admit(&stream, peer) {
             Admission::Admitted { slot, evicted } => {
                 if let Some(evicted) = evicted {

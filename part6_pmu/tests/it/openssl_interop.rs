@@ -53,7 +53,7 @@ fn s_client_gets_the_pmu_over_tls_1_2_and_1_3() {
     }
     let log = server.wait_for_log("TLS 1.2 TLS_ECDHE_ECDSA_WITH_");
     assert!(log.contains("TLS 1.3 TLS13_"), "{log}");
-    assert!(log.contains("wrong command 'hello'"), "{log}");
+    assert!(log.contains("wrong command \"hello\""), "{log}");
 }
 
 #[test]
