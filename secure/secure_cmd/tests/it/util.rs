@@ -102,7 +102,13 @@ impl Server {
             args.extend(["--listen", "127.0.0.1:0"]);
         }
         args.extend_from_slice(extra);
-        let proc = testkit::Cmd::new(BIN, &args).envs(env).spawn();
+        // The commands' empty working folder goes in the test's folder,
+        // removed with it, rather than in /tmp, where a killed server
+        // leaves it.
+        let tmpdir = s(pki.dir.root());
+        let mut vars = vec![("TMPDIR", tmpdir)];
+        vars.extend_from_slice(env);
+        let proc = testkit::Cmd::new(BIN, &args).envs(&vars).spawn();
         let addrs = proc.listening_addrs(listeners.max(1));
         Server { proc, addrs, log }
     }
