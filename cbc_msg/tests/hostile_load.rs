@@ -6,6 +6,9 @@
 //!
 //! Bounded in count and time, on 127.0.0.1 only; one test at a time.
 
+// The usage is read from /proc: Linux only.
+#![cfg(target_os = "linux")]
+
 mod util;
 
 use cbc_msg::Keys;

@@ -202,7 +202,10 @@ fn record_after(
         let records = lab.connections();
         if let Some(record) = records.iter().skip(before).find(|r| r.service == service) {
             if record.counts.is_none() {
-                bail!("this kernel gives no TCP_INFO data segment count (Linux 4.6 or later)");
+                bail!(
+                    "this system gives no TCP_INFO data segment count: run `make report` on \
+                     Linux 4.6 or later (macOS and Windows have no such counter)"
+                );
             }
             return Ok(record.clone());
         }

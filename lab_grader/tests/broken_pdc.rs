@@ -1,9 +1,14 @@
 //! The grader fails PDCs that print only the first message, that print a
 //! message only when the next one starts, and that hang (killed in time).
 
+// The fake executables are shell scripts: Unix only.
+#![cfg(unix)]
+
 mod util;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(target_os = "linux")]
+use std::time::Instant;
 use util::{TempDir, expect_row, grade, script};
 
 /// Prints only the first PMU message of the stream.
@@ -99,6 +104,7 @@ fn a_pdc_that_waits_for_the_next_message_fails_the_timing() {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // the process tree is read from /proc
 fn a_hanging_pdc_is_killed_at_the_time_limit() {
     let dir = TempDir::new().unwrap();
     // A marker only this test's processes carry, to look for leftovers.

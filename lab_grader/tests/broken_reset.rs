@@ -1,6 +1,9 @@
 //! The grader fails a reset client that never retransmits, and one that
 //! takes a malformed reply, though both answer a lossless server right.
 
+// The fake executables are shell scripts: Unix only.
+#![cfg(unix)]
+
 mod util;
 
 use std::time::Duration;

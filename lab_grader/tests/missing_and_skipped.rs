@@ -1,6 +1,9 @@
 //! Missing executables fail their part's cases, unselected parts are
 //! skipped, and bad command lines are one-line usage errors.
 
+// The fake executables are shell scripts: Unix only.
+#![cfg(unix)]
+
 mod util;
 
 use std::time::Duration;

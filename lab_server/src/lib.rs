@@ -225,7 +225,7 @@ impl Shared {
                 "{peer}: {} data segments sent ({} segments in all, MSS {})",
                 c.data_segs_out, c.segs_out, c.snd_mss
             )),
-            None => self.log(format_args!("{peer}: no TCP_INFO counters on this kernel")),
+            None => self.log(format_args!("{peer}: no TCP_INFO counters on this system")),
         }
         // A poisoned lock only means another connection's thread panicked
         // while pushing: the queue itself is sound.

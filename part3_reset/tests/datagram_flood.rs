@@ -6,6 +6,9 @@
 //! The client must ignore the junk, print `OFFSET=7 …` after an attempt or
 //! two, exit 0 within a few seconds, and keep its memory bounded.
 
+// The usage is read from /proc: Linux only.
+#![cfg(target_os = "linux")]
+
 mod util;
 
 use std::sync::Arc;

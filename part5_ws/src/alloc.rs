@@ -61,7 +61,9 @@ fn advise(block: *mut u8, size: usize) {
     if end > start {
         // SAFETY: [start, end) lies inside the block just allocated, which
         // this process owns; MADV_HUGEPAGE changes no content, and its
-        // failure (huge pages off) is harmless.
+        // failure (huge pages off) is harmless. Linux's hint only: elsewhere
+        // the block is left as the system allocates it.
+        #[cfg(target_os = "linux")]
         unsafe {
             libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
         }

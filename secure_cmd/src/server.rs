@@ -99,6 +99,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     ));
     say(format_args!("log: {}", log.path().display()));
     // SAFETY: geteuid(2) cannot fail and touches no memory.
+    #[cfg(unix)]
     if unsafe { libc::geteuid() } == 0 {
         say(format_args!(
             "warning: running as root: every client may run the allowed commands as root \

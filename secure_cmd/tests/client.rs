@@ -3,6 +3,9 @@
 //! lines from stdin without arguments, IPv4 and IPv6, and one-line errors
 //! with exit 2 for a mistake on the command line.
 
+// The server runs commands on Unix only (exec.rs).
+#![cfg(unix)]
+
 mod util;
 
 use util::{Pki, Server, client_args, server_time_line};

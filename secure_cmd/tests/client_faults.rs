@@ -5,6 +5,9 @@
 //! stays flat), or never greets; and a host that does not resolve. Each
 //! ends in exit 1 and one `secure_cmd: error: …` line.
 
+// The server runs commands on Unix only (exec.rs).
+#![cfg(unix)]
+
 mod util;
 
 use rustls::ServerConnection;

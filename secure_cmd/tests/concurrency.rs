@@ -2,6 +2,9 @@
 //! silent client is closed by the handshake or idle time-out and never
 //! delays another.
 
+// The server runs commands on Unix only (exec.rs).
+#![cfg(unix)]
+
 mod util;
 
 use std::io::Read;

@@ -4,6 +4,9 @@
 //! `--max-connections` and come back to idle. Bounded in count and time,
 //! on 127.0.0.1 only; one test at a time.
 
+// The usage is read from /proc: Linux only.
+#![cfg(target_os = "linux")]
+
 mod util;
 
 use std::io::Write;

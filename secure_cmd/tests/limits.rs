@@ -1,6 +1,9 @@
 //! A command that runs too long or writes too much is killed, with its
 //! process group, and answered `ERR`; the connection goes on.
 
+// The server runs commands on Unix only (exec.rs).
+#![cfg(unix)]
+
 mod util;
 
 use std::time::{Duration, Instant};

@@ -2,6 +2,9 @@
 //! client CN, TLS version, suite), per command with its status, and per
 //! error, each with an RFC 3339 time stamp.
 
+// The server runs commands on Unix only (exec.rs).
+#![cfg(unix)]
+
 mod util;
 
 use tls_common::TlsVersion;

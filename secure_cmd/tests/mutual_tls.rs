@@ -4,6 +4,9 @@
 //! the certificate does not name, refuses it. Each refusal is one line in
 //! plain words on the client's side and a line in the server's log.
 
+// The server runs commands on Unix only (exec.rs).
+#![cfg(unix)]
+
 mod util;
 
 use tls_common::TlsVersion;

@@ -1,6 +1,9 @@
 //! Shell metacharacters are plain characters: the words go to the program
 //! as they are, and no shell ever sees them.
 
+// The server runs commands on Unix only (exec.rs).
+#![cfg(unix)]
+
 mod util;
 
 use util::{Answer, Pki, Raw, Server, ok};

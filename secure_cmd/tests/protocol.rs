@@ -2,6 +2,9 @@
 //! byte for byte, `ERR` for every bad line, and the connection still
 //! usable after each.
 
+// The server runs commands on Unix only (exec.rs).
+#![cfg(unix)]
+
 mod util;
 
 use util::{Answer, Pki, Raw, Server, ok};
