@@ -111,6 +111,11 @@ PY
 done
 
 # The checksums of every archive in dist/, this run's and earlier ones'.
-(cd "$OUT" && ls tcpip-lab3-*.tar.gz tcpip-lab3-*.zip 2>/dev/null | sort | xargs -r sha256sum >SHA256SUMS)
+(
+    cd "$OUT"
+    shopt -s nullglob
+    archives=(tcpip-lab3-*.tar.gz tcpip-lab3-*.zip)
+    [ ${#archives[@]} -eq 0 ] || sha256sum "${archives[@]}" >SHA256SUMS
+)
 echo "$NAME: $OUT/SHA256SUMS"
 cat "$OUT/SHA256SUMS"
