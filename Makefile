@@ -29,7 +29,9 @@ help:
 	@echo "make key csr CAMIPRO1=…  Part 6 key certs/<C1>_key.pem (RSA 2048) and request certs/<C1>.csr"
 	@echo "make test-ca test-cert CAMIPRO1=…  a local test CA (certs/test-ca.crt), and certs/<C1>_test_cert.pem"
 	@echo "make part6 CAMIPRO1=…  Part 6 TLS PMU server on port 5003 with certs/<C1>_cert.pem (or CERT=… KEY=…)"
-	@echo "make submission CAMIPRO1=… CAMIPRO2=…  Lab3_<C1>_<C2>/ and .zip, the executables under the course's names"
+	@echo "make submission CAMIPRO1=… CAMIPRO2=…  Lab3_<C1>_<C2>/ and .zip, the executables under the course's names (built for glibc $(GLIBC_MAX))"
+	@echo "make dist              release archives for Linux, macOS and Windows in dist/, with SHA256SUMS"
+	@echo "make cross-check       the workspace checked for macOS, Windows, Linux aarch64; the hand-in's glibc (CI)"
 	@echo "make grade [BIN_DIR=…]  lab_grader: every part against lab_server on loopback, a table and a score"
 	@echo "make report            the lab's experiments (as root: Q9-Q21 across a simulated path); the answers in REPORT.md"
 	@echo "make bench             one table: the clients beside socat, websocket-client, python ssl"
@@ -146,10 +148,47 @@ part6: build
 .PHONY: submission grade report
 BIN_DIR ?= $(BIN)
 
+# The hand-in runs on the course's Linux machines, whatever their glibc: it
+# is linked by Zig against glibc $(GLIBC_MAX) (cargo-zigbuild), into its own
+# folder $(HANDIN_BIN), and checked (dev/scripts/check_glibc.sh) before zipping.
 submission:
 	@bash dev/scripts/submission.sh --check '$(CAMIPRO1)' '$(CAMIPRO2)'
-	$(CARGO) build --release --workspace --bins
-	bash dev/scripts/submission.sh --bin-dir $(BIN) --certs $(CERTS) --report . --out . '$(CAMIPRO1)' '$(CAMIPRO2)'
+	@bash dev/scripts/portable_tools.sh --tools $(TOOLS) --for "make submission" $(HANDIN_TARGET)
+	$(ZIGENV) $(CARGO) zigbuild --release --target $(HANDIN_TARGET) $(HANDIN_BINS:%=--bin %)
+	bash dev/scripts/submission.sh --bin-dir $(HANDIN_BIN) --glibc-max $(GLIBC_MAX) --certs $(CERTS) --report . --out . '$(CAMIPRO1)' '$(CAMIPRO2)'
+
+# Portable builds (README, "Other systems"): Zig and cargo-zigbuild from
+# PyPI in $(TOOLS)/venv (git-ignored), the targets' standard libraries with
+# rustup; dev/scripts/portable_tools.sh installs what is missing, or stops.
+TOOLS         ?= .tools
+# No RUSTC_WRAPPER (sccache): its server runs rustc without this PATH, and
+# the Windows import-library step (Zig's dlltool) then cannot find Zig.
+ZIGENV        := PATH="$(abspath $(TOOLS))/venv/bin:$$PATH" RUSTC_WRAPPER=
+GLIBC_MAX     := 2.17
+HANDIN_TARGET := x86_64-unknown-linux-gnu.$(GLIBC_MAX)
+HANDIN_BIN    := $(or $(CARGO_TARGET_DIR),target)/x86_64-unknown-linux-gnu/release
+HANDIN_BINS   := part2_pdc part3_reset part4_receiver part4_sender part5_ws part6_pmu
+CROSS_TARGETS ?= x86_64-apple-darwin aarch64-apple-darwin x86_64-pc-windows-gnu aarch64-unknown-linux-gnu
+
+.PHONY: dist cross-check handin-check
+dist:
+	bash dev/scripts/dist.sh --tools $(TOOLS) --out dist
+
+# CI: every crate, tests included, type-checked for the other systems (a
+# compile error on macOS or Windows fails), then the hand-in built as
+# `make submission` builds it and its glibc requirement checked.
+cross-check: handin-check
+	@bash dev/scripts/portable_tools.sh --tools $(TOOLS) --for "make $@" $(CROSS_TARGETS)
+	@set -e; for t in $(CROSS_TARGETS); do \
+	    echo "make $@: cargo check --target $$t"; \
+	    $(ZIGENV) cargo-zigbuild check --target $$t --workspace --all-targets; \
+	done
+
+handin-check:
+	@bash dev/scripts/portable_tools.sh --tools $(TOOLS) --for "make $@" $(HANDIN_TARGET)
+	bash dev/scripts/check_glibc.sh --max $(GLIBC_MAX) --self-test
+	$(ZIGENV) $(CARGO) zigbuild --release --target $(HANDIN_TARGET) $(HANDIN_BINS:%=--bin %)
+	bash dev/scripts/check_glibc.sh --max $(GLIBC_MAX) $(HANDIN_BINS:%=$(HANDIN_BIN)/%)
 
 grade: build
 	$(BIN)/lab_grader --bin-dir $(BIN_DIR)

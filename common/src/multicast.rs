@@ -75,11 +75,20 @@ impl fmt::Display for Interface {
     }
 }
 
+#[cfg(unix)]
 fn interface_index(name: &str) -> Option<u32> {
     let name = std::ffi::CString::new(name).ok()?;
     // SAFETY: `name` is a valid NUL-terminated string that outlives the call.
     let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
     (index != 0).then_some(index)
+}
+
+/// Windows names its interfaces by GUID-like NDIS names that nobody types:
+/// there an IPv6 group's interface is given by index (`netsh interface ipv6
+/// show interfaces`), which `from_str` parses before it looks up a name.
+#[cfg(not(unix))]
+fn interface_index(_name: &str) -> Option<u32> {
+    None
 }
 
 /// Checks that `group` is a multicast address and that `interface` suits
@@ -112,7 +121,8 @@ pub fn check(group: IpAddr, interface: Interface) -> Result<(), String> {
 ///   among `SO_REUSEPORT` sockets).
 /// - `IP_MULTICAST_ALL` / `IPV6_MULTICAST_ALL` off: Linux otherwise hands a
 ///   wildcard-bound socket the datagrams of every group that any socket of
-///   the host joined on that port, not only of its own.
+///   the host joined on that port, not only of its own (Linux only; macOS
+///   and Windows already filter by the socket's own groups).
 /// - `IP_ADD_MEMBERSHIP` (IPv4) or `IPV6_JOIN_GROUP` (IPv6): the join,
 ///   which makes the kernel accept the group's datagrams on the interface
 ///   and announce the membership (IGMP, MLD) to the routers.
@@ -126,6 +136,9 @@ pub fn joined_socket(group: IpAddr, port: u16, interface: Interface) -> io::Resu
         Some(Protocol::UDP),
     )?;
     socket.set_reuse_address(true)?;
+    // Windows has no SO_REUSEPORT: there SO_REUSEADDR alone lets several
+    // sockets bind the port, each with its own copy of the group's datagrams.
+    #[cfg(unix)]
     socket.set_reuse_port(true)?;
     let wildcard: SocketAddr = match group {
         IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, port).into(),
@@ -141,7 +154,10 @@ pub fn joined_socket(group: IpAddr, port: u16, interface: Interface) -> io::Resu
         .map_err(|err| context(err, format!("binding port {port}")))?;
     match group {
         IpAddr::V4(group) => {
-            // Not every kernel has it; the join below is what matters.
+            // Not every kernel has it; the join below is what matters. Only
+            // Linux has the option: macOS (BSD) and Windows deliver a group's
+            // datagrams only to the sockets that joined it.
+            #[cfg(target_os = "linux")]
             let _ = socket.set_multicast_all_v4(false);
             let local = match interface {
                 Interface::V4(ip) => ip,
@@ -152,6 +168,7 @@ pub fn joined_socket(group: IpAddr, port: u16, interface: Interface) -> io::Resu
                 .map_err(|err| context(err, format!("joining {group} on {interface}")))?;
         }
         IpAddr::V6(group) => {
+            #[cfg(target_os = "linux")]
             let _ = socket.set_multicast_all_v6(false);
             socket
                 .join_multicast_v6(&group, index(interface))
@@ -244,6 +261,7 @@ mod tests {
         assert_eq!("0.0.0.0".parse(), Ok(Interface::Any));
         assert_eq!("127.0.0.1".parse(), Ok(Interface::V4(Ipv4Addr::LOCALHOST)));
         assert_eq!("3".parse(), Ok(Interface::Index(3)));
+        #[cfg(target_os = "linux")]
         assert_eq!(
             "lo".parse::<Interface>(),
             Ok(Interface::Index(interface_index("lo").unwrap()))

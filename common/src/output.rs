@@ -19,7 +19,10 @@ use crate::command::Command;
 use crate::splitter::PmuSplitter;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+#[cfg(unix)]
 use std::os::fd::AsFd;
+#[cfg(windows)]
+use std::os::windows::io::{AsHandle, AsSocket};
 
 /// Buffered output that the caller flushes; larger writes go straight
 /// through.
@@ -27,13 +30,23 @@ const OUTPUT_BUFFER: usize = 64 * 1024;
 
 /// Standard output without Rust's line buffering: a private duplicate of
 /// file descriptor 1 behind a buffer the caller flushes.
+#[cfg(unix)]
 pub fn stdout() -> io::Result<BufWriter<File>> {
     let fd = io::stdout().as_fd().try_clone_to_owned()?;
     Ok(BufWriter::with_capacity(OUTPUT_BUFFER, File::from(fd)))
 }
 
+/// Standard output (a duplicate of its handle) behind a buffer the caller
+/// flushes.
+#[cfg(windows)]
+pub fn stdout() -> io::Result<BufWriter<File>> {
+    let handle = io::stdout().as_handle().try_clone_to_owned()?;
+    Ok(BufWriter::with_capacity(OUTPUT_BUFFER, File::from(handle)))
+}
+
 /// Bytes waiting in a socket's receive queue (`FIONREAD`, `man 7 tcp`'s
 /// `SIOCINQ`).
+#[cfg(unix)]
 pub fn bytes_waiting(socket: &impl AsFd) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
     let mut waiting: libc::c_int = 0;
@@ -44,6 +57,28 @@ pub fn bytes_waiting(socket: &impl AsFd) -> io::Result<usize> {
         return Err(io::Error::last_os_error());
     }
     Ok(usize::try_from(waiting).unwrap_or(0))
+}
+
+/// Bytes waiting in a socket's receive queue (Winsock's
+/// `ioctlsocket(FIONREAD)`).
+#[cfg(windows)]
+pub fn bytes_waiting(socket: &impl AsSocket) -> io::Result<usize> {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Networking::WinSock::{FIONREAD, SOCKET, ioctlsocket};
+    let mut waiting: u32 = 0;
+    // SAFETY: FIONREAD stores one u32 through the pointer, which points to a
+    // live u32; the socket is borrowed, so it is open.
+    let rc = unsafe {
+        ioctlsocket(
+            socket.as_socket().as_raw_socket() as SOCKET,
+            FIONREAD,
+            &mut waiting,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(waiting as usize)
 }
 
 /// Standard output for a PMU client: what is printed gathers in one
@@ -61,9 +96,17 @@ pub const FLUSH_AT: usize = 256 * 1024;
 
 impl Output {
     /// Standard output (a private duplicate of file descriptor 1).
+    #[cfg(unix)]
     pub fn stdout() -> io::Result<Output> {
         let fd = io::stdout().as_fd().try_clone_to_owned()?;
         Ok(Output::new(File::from(fd)))
+    }
+
+    /// Standard output (a duplicate of its handle).
+    #[cfg(windows)]
+    pub fn stdout() -> io::Result<Output> {
+        let handle = io::stdout().as_handle().try_clone_to_owned()?;
+        Ok(Output::new(File::from(handle)))
     }
 
     /// Output to `file`.

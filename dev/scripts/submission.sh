@@ -21,6 +21,7 @@ fail() { echo "$NAME: error: $*" >&2; exit 1; }
 
 CHECK=0
 BIN=target/release
+GLIBC_MAX=""
 CERTS=certs
 REPORT_DIR=
 OUT=.
@@ -29,6 +30,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --check) CHECK=1 ;;
         --bin-dir) BIN=${2:?}; shift ;;
+        --glibc-max) GLIBC_MAX=${2:?}; shift ;;
         --certs) CERTS=${2:?}; shift ;;
         --report) REPORT_DIR=${2:?}; shift ;;
         --out) OUT=${2:?}; shift ;;
@@ -66,6 +68,14 @@ for p in "${PROGRAMS[@]}"; do
     built=${p%% *}
     [ -x "$BIN/$built" ] || fail "missing $BIN/$built: make build first"
 done
+# --glibc-max 2.17 (make submission): the course's machines may run an old
+# Linux, so an executable that needs a newer glibc is not handed in.
+if [ -n "$GLIBC_MAX" ]; then
+    files=()
+    for p in "${PROGRAMS[@]}"; do files+=("$BIN/${p%% *}"); done
+    bash "$(dirname "$0")/check_glibc.sh" --max "$GLIBC_MAX" "${files[@]}" ||
+        fail "not handed in: the course's machines may run glibc $GLIBC_MAX; make submission builds for it"
+fi
 
 # A fresh folder each time: nothing stale from an earlier submission.
 rm -rf "$DIR" "$ZIP"

@@ -4,6 +4,7 @@
 //! collects). Which one is told by the names the folder holds.
 
 use anyhow::{Context, bail};
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -174,9 +175,13 @@ impl Executables {
                 program.part()
             ));
         };
-        let path = self.dir.join(&name);
+        let mut path = self.dir.join(&name);
+        // Windows: the built executables end in .exe.
+        if cfg!(windows) && !path.exists() {
+            path.set_extension("exe");
+        }
         match std::fs::metadata(&path) {
-            Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o111 != 0 => Ok(path),
+            Ok(meta) if meta.is_file() && executable(&meta) => Ok(path),
             Ok(meta) if meta.is_file() => Err(format!("{name} is not executable (chmod +x)")),
             _ => Err(format!("missing {name} in {}", self.dir.display())),
         }
@@ -194,6 +199,18 @@ impl Executables {
             ),
         }
     }
+}
+
+/// Whether the file may be run: an execute bit.
+#[cfg(unix)]
+fn executable(meta: &std::fs::Metadata) -> bool {
+    meta.permissions().mode() & 0o111 != 0
+}
+
+/// Windows has no execute bit: any file may be run.
+#[cfg(not(unix))]
+fn executable(_meta: &std::fs::Metadata) -> bool {
+    true
 }
 
 #[cfg(test)]

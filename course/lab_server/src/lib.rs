@@ -280,7 +280,7 @@ impl Shared {
                     c.data_segs_out, c.segs_out, c.snd_mss
                 ),
             ),
-            None => self.log_from(peer, format_args!("no TCP_INFO counters on this kernel")),
+            None => self.log_from(peer, format_args!("no TCP_INFO counters on this system")),
         }
         // A poisoned lock only means another connection's thread panicked
         // while pushing: the queue itself is sound.

@@ -123,6 +123,7 @@ pub fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 /// Raises this process's soft `RLIMIT_NOFILE` to `want` (at most the hard
 /// limit), for a test that opens many connections itself; the limit now
 /// in force.
+#[cfg(unix)]
 pub fn raise_fd_limit(want: u64) -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -141,6 +142,12 @@ pub fn raise_fd_limit(want: u64) -> u64 {
         }
     }
     limit.rlim_cur
+}
+
+/// Windows has no per-process descriptor limit to raise: `want` it is.
+#[cfg(not(unix))]
+pub fn raise_fd_limit(want: u64) -> u64 {
+    want
 }
 
 /// A run of a program whose stdout went to `/dev/null`, measured.

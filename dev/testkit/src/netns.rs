@@ -7,11 +7,14 @@
 //! starts its server (in-process, or a binary) and runs the client under
 //! test inside [`without_ipv6`], and nothing else of the test process is
 //! affected. Where namespaces cannot be made (no `CAP_SYS_ADMIN`, no `ip`
-//! command), it says so and returns `None`: the caller skips.
+//! command), it says so and returns `None`: the caller skips. Network
+//! namespaces are Linux's: on macOS and Windows it always skips.
 
+#[cfg(target_os = "linux")]
 use std::process::Command;
 
 /// Loopback up, IPv6 off, run by a child of the namespaced thread.
+#[cfg(target_os = "linux")]
 const SETUP: &str = "ip link set lo up && \
      echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && \
      echo 1 > /proc/sys/net/ipv6/conf/lo/disable_ipv6";
@@ -19,6 +22,7 @@ const SETUP: &str = "ip link set lo up && \
 /// Runs `f` on a thread of its own in a fresh network namespace where only
 /// `127.0.0.1` works; `None` (with a note on stderr) where no namespace
 /// can be made.
+#[cfg(target_os = "linux")]
 pub fn without_ipv6<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     let thread = std::thread::spawn(move || {
         // SAFETY: unshare takes a flag word and touches no memory of ours.
@@ -44,7 +48,15 @@ pub fn without_ipv6<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
     }
 }
 
-#[cfg(test)]
+/// Not on this system: network namespaces are Linux only, so the caller
+/// skips.
+#[cfg(not(target_os = "linux"))]
+pub fn without_ipv6<T: Send + 'static>(_f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    eprintln!("skipped: network namespaces are Linux only, not on this system");
+    None
+}
+
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 

@@ -4,11 +4,14 @@
 //! or is reached on a host without IPv6. (A silent handshake and an
 //! unknown host are in `errors.rs`.)
 
-use crate::util::{BIN, ws};
+#[cfg(target_os = "linux")]
+use crate::util::BIN;
+use crate::util::ws;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
 use std::time::Duration;
+#[cfg(target_os = "linux")]
 use testkit::limits;
 use tungstenite::{Message, WebSocket};
 
@@ -108,6 +111,7 @@ fn a_server_that_goes_silent_after_the_handshake_times_out() {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // memory read from /proc
 fn a_frame_claiming_two_to_the_63_bytes_is_refused_without_allocating() {
     let (url, server) = peer(|mut socket| {
         let raw = socket.get_mut();
@@ -123,6 +127,7 @@ fn a_frame_claiming_two_to_the_63_bytes_is_refused_without_allocating() {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // memory read from /proc
 fn a_server_that_sends_for_ever_does_not_grow_memory() {
     // 2 GiB as 2048 messages of 1 MiB: each is printed and dropped.
     let (url, server) = peer(|mut socket| {

@@ -3,6 +3,7 @@
 
 mod client_faults;
 mod floodme;
+#[cfg(target_os = "linux")] // reads the usage from /proc
 mod hostile_clients;
 mod keylog;
 mod mutual_tls;

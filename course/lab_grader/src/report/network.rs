@@ -230,7 +230,7 @@ impl Network {
                 let run = client()?;
                 let record = record_after(lab, before, service)?;
                 let c = record.counts.context(
-                    "this kernel gives no TCP_INFO data segment count (Linux 4.6 or later)",
+                    "this system gives no TCP_INFO data segment count: run `make report` on Linux 4.6 or later (macOS and Windows have no such counter)",
                 )?;
                 Ok((
                     run,

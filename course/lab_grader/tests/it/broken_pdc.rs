@@ -97,6 +97,7 @@ fn a_pdc_that_waits_for_the_next_message_fails_the_timing() {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // the process tree is read from /proc
 fn a_hanging_pdc_is_killed_at_the_time_limit() {
     let dir = TempDir::new().unwrap();
     // A marker only this test's processes carry, to look for leftovers.

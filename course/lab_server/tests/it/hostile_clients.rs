@@ -9,6 +9,9 @@
 //! one at a time (a lock), so that one's load does not skew another's
 //! "within a second". `--nocapture` shows the numbers.
 
+// The usage is read from /proc: Linux only.
+#![cfg(target_os = "linux")]
+
 use common::frame::Frame;
 use common::multicast::{self, Interface};
 use common::reset::Offset;

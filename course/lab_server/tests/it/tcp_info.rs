@@ -2,6 +2,8 @@
 //! data segments the server sent (`TCP_INFO`), for the lab's questions on
 //! segmentation.
 
+#![cfg(target_os = "linux")]
+
 use lab_server::{Config, LabServer, Service};
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -7,6 +7,7 @@ mod cross_check;
 mod delivery;
 mod errors;
 mod hostile_length;
+#[cfg(target_os = "linux")] // reads the usage from /proc
 mod hostile_load;
 mod hostile_peers;
 mod keygen;
