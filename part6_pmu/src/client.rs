@@ -1,5 +1,19 @@
 //! The TLS PMU client: one connection per command, the server verified
 //! against `--ca` and its name, the answer printed as `part2_pdc` prints it.
+//!
+//! It verifies the server against `--ca` and checks its name (the
+//! host, or `--servername`); prints each `CMD_short` message on its own
+//! line as soon as it is complete, the flood byte for byte; flushes when
+//! neither rustls nor the socket holds anything more; explains a refused
+//! certificate in plain words.
+//!
+//! - The name checked is `--servername`, else `--host`; every
+//!   address of the host is tried in turn (`localhost`: `::1`, then
+//!   `127.0.0.1`); a server that closes without close_notify (Python's
+//!   `ssl` on `close()`) has ended its answer all the same (`-v` says so);
+//!   the commands of one call resume the first one's TLS session (`-v`
+//!   shows it). `--stats`, `--timeout`, `--connect-timeout` as `part2_pdc`;
+//!   `--tls-version` as the server.
 
 use crate::say;
 use anyhow::Context;

@@ -11,69 +11,17 @@
 //!           [--cert F --key F] [-v] COMMAND...
 //! ```
 //!
-//! Server:
-//! - listens on `0.0.0.0:5003` and `[::]:5003` (IPv4 and IPv6, as the
-//!   course's grader may use either; `IPV6_V6ONLY` keeps them apart);
-//!   `--listen` replaces both and may be repeated;
-//! - TLS 1.2 and 1.3 only, forward-secret suites only (rustls, `ring`);
-//! - refuses at start-up a key or certificate it could not use (RSA under
-//!   2048 bits, key not matching, expired or not-yet-valid, unreadable,
-//!   non-PEM or encrypted), saying what to do;
-//! - per connection a thread (512 KiB of stack), at most
-//!   `--max-connections` at once, half of them at most for one IP address;
-//!   when none is free, a newcomer takes the place of the oldest connection
-//!   still in its TLS handshake or waiting for its command, which is closed
-//!   (`netserve::accept`); a client has `--handshake-timeout` (10 s) from
-//!   connecting to sending its command, and a send blocked for
-//!   `--idle-timeout` (30 s) ends the connection: a silent, half-open or
-//!   half-sent (ClientHello) client never locks another out;
-//! - `CMD_short:<d>` with `d` × messages over 60 s gets `Wrong command.`,
-//!   and a client that closes or resets during the sleeps between messages
-//!   frees its place at once;
-//! - answers like the course server: messages `This is PMU data <i>` from
-//!   0, one TLS record and one TCP send each; the flood in one write; then
-//!   close_notify and close, whether or not the client closes;
-//! - `--client-ca` requires a client certificate from that CA (mutual TLS),
-//!   `--allow-cn` restricts its common name (refused with `access_denied`);
-//! - one line per connection on stderr (`-q` silences them); `-v` adds the
-//!   negotiated version, suite, key-exchange group and the client's
-//!   certificate.
-//!
-//! Client: verifies the server against `--ca` and checks its name (the
-//! host, or `--servername`); prints each `CMD_short` message on its own
-//! line as soon as it is complete, the flood byte for byte; flushes when
-//! neither rustls nor the socket holds anything more; explains a refused
-//! certificate in plain words.
-//!
-//! Both honour `SSLKEYLOGFILE` (the NSS key log format that Wireshark
-//! reads): TLS hides the payload, but not the addresses, ports, sizes and
-//! timing, nor the certificates of a TLS 1.2 handshake.
-//!
-//! # Choices where docs/SPEC.md is silent
-//! - Default listeners: the wildcard addresses, as the course's prototype
-//!   binds every interface; a host without IPv6 keeps the IPv4 listener
-//!   (with a note); `--listen` replaces both. `serve` takes CERT KEY
-//!   positionally too, or `--cert`/`--key`, not both.
-//! - As `lab_server`: 10 messages from index 0, a 56 KiB flood of
-//!   numbered 64-byte lines (generated at start-up and held in memory; it
-//!   leaves in one `write()`, as TLS records of 16 KiB sent 96 KiB at a
-//!   time), and a partial command that never completes gets no answer.
-//! - Time-outs: 10 s from connecting to the command (handshake included,
-//!   however slowly the bytes come), 30 s for a blocked send, 1 s of
-//!   lingering after close_notify; at most 64 connections (see above for
-//!   who gets a place when none is free).
-//! - An X.509 v1 certificate (signed without extensions) is served, with
-//!   a note: OpenSSL clients such as the grader accept it, rustls clients
-//!   do not. So is one without subjectAltName, with a note.
-//! - `--allow-cn`: an exact, case-sensitive match against any CN of the
-//!   client's subject; a refusal is the `access_denied` alert.
-//! - Client: the name checked is `--servername`, else `--host`; every
-//!   address of the host is tried in turn (`localhost`: `::1`, then
-//!   `127.0.0.1`); a server that closes without close_notify (Python's
-//!   `ssl` on `close()`) has ended its answer all the same (`-v` says so);
-//!   the commands of one call resume the first one's TLS session (`-v`
-//!   shows it). `--stats`, `--timeout`, `--connect-timeout` as `part2_pdc`;
-//!   `--tls-version` as the server.
+//! - `serve` (or the prototype's `CERT KEY`): the PMU over TLS 1.2 and 1.3
+//!   on `0.0.0.0:5003` and `[::]:5003`, answering like the course server,
+//!   then close_notify; a key or certificate it could not use is refused
+//!   at start-up, saying what to do (`src/server.rs` has the choices).
+//! - `client`: verifies the server against `--ca` and its name, prints like
+//!   `part2_pdc` (`src/client.rs`).
+//! - Mutual TLS: `--client-ca` and `--allow-cn` on the server, `--cert`
+//!   and `--key` on the client.
+//! - Both honour `SSLKEYLOGFILE` (the NSS key log format that Wireshark
+//!   reads): TLS hides the payload, but not the addresses, ports, sizes and
+//!   timing, nor the certificates of a TLS 1.2 handshake.
 //! - Every stderr line is written in one `write()`, so that the lines of
 //!   concurrent connections never mix.
 
