@@ -32,7 +32,7 @@
 //!   binds every interface; a host without IPv6 keeps the IPv4 listener
 //!   (with a note); `--listen` replaces both. `serve` takes CERT KEY
 //!   positionally too, or `--cert`/`--key`, not both.
-//! - As `lab_server`: 10 messages from index 0, a 56 KiB flood of
+//! - Answers: 10 messages from index 0 (`--messages`), a 56 KiB flood of
 //!   numbered 64-byte lines (generated at start-up and held in memory; it
 //!   leaves in one `write()`, as TLS records of 16 KiB sent 96 KiB at a
 //!   time), and a partial command that never completes gets no answer.
@@ -43,8 +43,10 @@
 //! - An X.509 v1 certificate (signed without extensions) is served, with
 //!   a note: OpenSSL clients such as the grader accept it, rustls clients
 //!   do not. So is one without subjectAltName, with a note.
-//! - `--allow-cn`: an exact, case-sensitive match against any CN of the
-//!   client's subject; a refusal is the `access_denied` alert.
+//! - `--allow-cn`: an exact, case-sensitive match against the client's CN;
+//!   a subject with more than one CN, or a CN that is neither a UTF8String
+//!   nor a PrintableString, is refused whatever `--allow-cn` says
+//!   (`tls_common`); a refusal is the `access_denied` alert.
 
 use crate::say;
 use anyhow::Context;
