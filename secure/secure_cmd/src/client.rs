@@ -1,6 +1,17 @@
 //! The client: one mutual-TLS connection, the server verified against
 //! `--ca` and its name, the greeting shown, then each command line sent as
 //! one request and its output printed exactly.
+//!
+//! The choices where docs/SPEC.md is silent:
+//! - The server's time on stderr (`secure_cmd: server time: …`,
+//!   stdout is for the commands' output); outputs on stdout byte for byte;
+//!   an `ERR` is one line `secure_cmd: error: LINE: reason` on stderr and
+//!   counts as status 1, and the next command still runs; the exit status
+//!   is the last command's (so 1 or 2 may be the command's own). Without
+//!   COMMAND LINE, lines from stdin, with a `secure_cmd> ` prompt on
+//!   stderr when stdin is a terminal, until end of file, `exit` or `quit`.
+//!   The server's certificate must name `--host`; `--timeout` (30 s) is
+//!   how long the client waits for a byte of an answer.
 
 use crate::protocol::{self, Header, LineRead, printable};
 use crate::say;

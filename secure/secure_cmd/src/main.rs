@@ -21,65 +21,15 @@
 //! and exactly `<length>` bytes of output, or `ERR <reason>\n`, after
 //! which the connection goes on.
 //!
-//! Design: `tls_common` loads and checks the certificates (the same
-//! refusals, in the same words, as `part6_pmu`), builds the rustls
-//! configurations (TLS 1.2 and 1.3, forward-secret suites, mutual TLS,
-//! `--allow-cn`) and explains a refused handshake; `src/server.rs` runs a
-//! thread per connection under a cap (`netserve::accept`), `src/exec.rs` a command under its
-//! limits, `src/log.rs` the log file, `src/client.rs` the client. See
-//! README.md for the design in full, a sample run and how it is tested.
-//!
-//! # Choices where docs/SPEC.md is silent
-//! - Listeners: `0.0.0.0:15001` and `[::]:15001` (IPv4 and IPv6, as
-//!   `part6_pmu`; mutual TLS is what keeps strangers out, not the
-//!   address); `--listen` replaces both and may be repeated.
-//! - Commands: an allow-list of names (default date, uptime, whoami,
-//!   hostname, uname, echo, ls, pwd, df; `--allow` adds, never a path),
-//!   each resolved once at start-up on `/usr/local/bin:/usr/bin:/bin`
-//!   (`--command-path`) and logged, each default one with an argument
-//!   policy (`date`: `+FORMAT` and printing flags; `hostname`, `whoami`,
-//!   `uptime`, `pwd`: none; src/policy.rs). `--allow` of a program that
-//!   runs others (a shell, `env`, `find`…) needs `--allow-risky-commands`.
-//!   Run without a shell, stdin `/dev/null`, in an empty environment and
-//!   an empty folder, under rlimits (256 MiB, `--command-memory`), and as
-//!   `nobody` (`--run-as`) when the server is root, unless
-//!   `--allow-root-commands` (src/sandbox.rs; README.md, "Threat model").
-//! - Output: stdout and stderr share one pipe (`2>&1`), so the bytes keep
-//!   the order the command wrote them in. A command killed by signal n
-//!   reports status 128 + n, as a shell does.
-//! - Limits: 10 s per command (`--command-timeout`) and 1 MiB of output
-//!   (`--output-cap`), past which the command and its process group are
-//!   killed and the answer is `ERR`; request lines of at most 4096 bytes
-//!   (a longer one is answered `ERR`, skipped to its end, and the
-//!   connection goes on); a line that is not UTF-8, holds a NUL or is
-//!   blank is answered `ERR` too: every line gets one answer. A last line
-//!   without its newline when the client closes is dropped.
-//! - Connections: at most 64 at once (`--max-connections`), 32 from one
-//!   IP address; when none is free, a newcomer takes the place of the
-//!   oldest connection still in its TLS handshake (closed and logged), and
-//!   is closed on arrival only when every place is held by an
-//!   authenticated client (`netserve::accept`); 10 s from connecting to the end of the
-//!   handshake (`--handshake-timeout`); 300 s without a request
-//!   (`--idle-timeout`) and 30 s of a blocked send end a connection.
-//! - Log: one line per event, `<RFC 3339 time> <peer> <what>`, appended
-//!   with one `write()` by one writer thread from a bounded queue (a slow
-//!   or full disk drops lines, counted, never stops the service); peer
-//!   text escaped and cut to 64 bytes; 100 lines per client address per
-//!   10 s (`--log-rate`), then one summary line. Created 0600; a symbolic
-//!   link is refused. The folder is created. `-v` copies every line to
-//!   stderr.
-//! - Certificates: without `--allow-cn`, the server says at start-up that
-//!   any certificate of the client CA is accepted; a subject with two CNs
-//!   or a CN that is not a UTF8String or PrintableString is refused.
-//! - Client: the server's time on stderr (`secure_cmd: server time: …`,
-//!   stdout is for the commands' output); outputs on stdout byte for byte;
-//!   an `ERR` is one line `secure_cmd: error: LINE: reason` on stderr and
-//!   counts as status 1, and the next command still runs; the exit status
-//!   is the last command's (so 1 or 2 may be the command's own). Without
-//!   COMMAND LINE, lines from stdin, with a `secure_cmd> ` prompt on
-//!   stderr when stdin is a terminal, until end of file, `exit` or `quit`.
-//!   The server's certificate must name `--host`; `--timeout` (30 s) is
-//!   how long the client waits for a byte of an answer.
+//! - `server` (`src/server.rs`): mutual TLS through `tls_common` (the same
+//!   certificate checks and refusals as `part6_pmu`), a thread per
+//!   connection under `netserve::accept`'s admission, allow-listed commands
+//!   run without a shell in a sandbox (`src/policy.rs`, `src/sandbox.rs`,
+//!   `src/exec.rs`), a log a client cannot forge or flood (`src/log.rs`).
+//! - `client` (`src/client.rs`): checks the server's certificate and name,
+//!   runs the command lines given or typed, prints their output.
+//! - README.md has the design in full, the threat model, a sample run and
+//!   how it is tested.
 
 use clap::{Args, Parser, Subcommand};
 use secure_cmd::exec::Limits;
