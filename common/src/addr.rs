@@ -147,6 +147,18 @@ pub fn v6_mapped(addr: SocketAddr) -> SocketAddrV6 {
     }
 }
 
+/// Whether a socket call failed because this machine cannot do IPv6 at
+/// all (`EAFNOSUPPORT` from `socket(AF_INET6, …)` on a kernel without IPv6,
+/// `EADDRNOTAVAIL` for `[::]` on a host with IPv6 off), not because of the
+/// port or a permission: the one rule by which a dual-stack server falls
+/// back to IPv4 only (part1_echo, netserve's listeners, cbc_msg).
+pub fn no_ipv6(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::AddrNotAvailable | io::ErrorKind::Unsupported
+    ) || err.raw_os_error() == Some(libc::EAFNOSUPPORT)
+}
+
 /// The address as a person would write it: a v4-mapped IPv6 address
 /// (what a dual-stack socket reports for an IPv4 peer) becomes IPv4.
 pub fn unmapped(addr: SocketAddr) -> SocketAddr {

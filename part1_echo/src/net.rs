@@ -38,7 +38,7 @@ pub fn bind(bind: Option<IpAddr>, port: u16, ty: Type) -> anyhow::Result<Bound> 
             let any6 = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port);
             match bind_one(any6, ty) {
                 Ok(bound) => Ok(bound),
-                Err(err) if no_ipv6(&err) => {
+                Err(err) if common::addr::no_ipv6(&err) => {
                     eprintln!("part1_echo: no IPv6 here ({err}); listening on IPv4 only");
                     let any4 = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port);
                     bind_one(any4, ty).with_context(|| format!("binding {what} {any4}"))
@@ -47,16 +47,6 @@ pub fn bind(bind: Option<IpAddr>, port: u16, ty: Type) -> anyhow::Result<Bound> 
             }
         }
     }
-}
-
-/// Whether binding failed because this machine cannot do IPv6 at all
-/// (`EAFNOSUPPORT` from `socket(AF_INET6, …)` on a kernel without IPv6, or
-/// `EADDRNOTAVAIL`), not because of the port.
-fn no_ipv6(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::AddrNotAvailable | io::ErrorKind::Unsupported
-    ) || err.raw_os_error() == Some(libc::EAFNOSUPPORT)
 }
 
 fn bind_one(addr: SocketAddr, ty: Type) -> io::Result<Bound> {

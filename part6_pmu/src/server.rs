@@ -232,13 +232,12 @@ fn bind(listen: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
 }
 
 fn bind_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {
-    let hint = if err.kind() == io::ErrorKind::AddrInUse {
-        "; another server has that port (lab_server's plain PMU also uses 5003): stop it, or \
-         choose another with --listen ADDR:PORT"
-    } else {
-        "; check the address (--listen ADDR:PORT, such as 127.0.0.1:5003 or [::1]:5003)"
-    };
-    anyhow::anyhow!("cannot listen on {addr}: {err}{hint}")
+    let hint = netserve::accept::bind_hint(
+        &err,
+        "choose with --listen ADDR:PORT, such as 127.0.0.1:5003 or [::1]:5003 (lab_server's \
+         plain PMU also uses 5003)",
+    );
+    anyhow::anyhow!("cannot listen on {addr}: {err}; {hint}")
 }
 
 /// Accepts for ever under the cap (`netserve::accept`): a connection still

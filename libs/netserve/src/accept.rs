@@ -92,10 +92,28 @@ pub fn bind_listeners(
     let mut listeners = vec![bind(v4)?];
     match bind_listener(v6) {
         Ok(listener) => listeners.push(listener),
-        Err(err) if err.kind() == io::ErrorKind::AddrInUse => return Err((v6, err)),
-        Err(err) => no_ipv6(&err),
+        Err(err) if common::addr::no_ipv6(&err) => no_ipv6(&err),
+        Err(err) => return Err((v6, err)),
     }
     Ok(listeners)
+}
+
+/// What to do when binding failed with `err`, for the error line: `choose`
+/// says how this program takes another address or port (`--listen
+/// ADDR:PORT`, `PORT`).
+pub fn bind_hint(err: &io::Error, choose: &str) -> String {
+    match err.kind() {
+        io::ErrorKind::AddrInUse => {
+            format!("another program has that port: stop it, or {choose}")
+        }
+        io::ErrorKind::PermissionDenied => {
+            format!("ports below 1024 need privileges: {choose}, from 1024 up")
+        }
+        io::ErrorKind::AddrNotAvailable => {
+            format!("that address is not one of this machine's: {choose}")
+        }
+        _ => format!("check the address: {choose}"),
+    }
 }
 
 /// The places of a server's connections: at most `max`, at most

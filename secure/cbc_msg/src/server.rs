@@ -54,13 +54,7 @@ pub fn listen(bind: Option<IpAddr>, port: u16) -> anyhow::Result<TcpListener> {
     let addr = SocketAddr::new(bind.unwrap_or(DEFAULT_BIND), port);
     match listen_on(addr) {
         Ok(listener) => Ok(listener),
-        Err(err)
-            if bind.is_none()
-                && !matches!(
-                    err.kind(),
-                    ErrorKind::AddrInUse | ErrorKind::PermissionDenied
-                ) =>
-        {
+        Err(err) if bind.is_none() && common::addr::no_ipv6(&err) => {
             let v4 = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port);
             crate::say!("cbc_msg: no IPv6 here ({err}); listening on IPv4 only");
             listen_on(v4).map_err(|err| bind_error(v4, err))
@@ -81,13 +75,8 @@ fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 fn bind_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {
-    let hint = match err.kind() {
-        ErrorKind::AddrInUse => "; another program has that port: pick another PORT",
-        ErrorKind::PermissionDenied => "; ports below 1024 need privileges: pick PORT >= 1024",
-        ErrorKind::AddrNotAvailable => "; --bind must be an address of this machine",
-        _ => "",
-    };
-    anyhow::Error::new(err).context(format!("listening on {addr}{hint}"))
+    let hint = netserve::accept::bind_hint(&err, "pick another PORT, or --bind ADDR");
+    anyhow::Error::new(err).context(format!("listening on {addr}; {hint}"))
 }
 
 /// What the server prints once it listens: the real address and port, for

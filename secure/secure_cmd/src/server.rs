@@ -301,12 +301,11 @@ fn bind(listen: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
 }
 
 fn bind_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {
-    let hint = if err.kind() == io::ErrorKind::AddrInUse {
-        "; another server has that port: stop it, or choose another with --listen ADDR:PORT"
-    } else {
-        "; check the address (--listen ADDR:PORT, such as 127.0.0.1:15001 or [::1]:15001)"
-    };
-    anyhow::anyhow!("cannot listen on {addr}: {err}{hint}")
+    let hint = netserve::accept::bind_hint(
+        &err,
+        "choose with --listen ADDR:PORT, such as 127.0.0.1:15001 or [::1]:15001",
+    );
+    anyhow::anyhow!("cannot listen on {addr}: {err}; {hint}")
 }
 
 /// Accepts for ever (`netserve::accept::accept_loop`). A connection waits
