@@ -50,6 +50,29 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+// The `poll(2)` events read here. `POLLRDHUP` (the peer shut down its
+// sending side) is Linux's: elsewhere a FIN is noticed at the next read or
+// write only. Windows has no `poll(2)` here: nothing is known there, see
+// `readiness` and `PeerWatch::poll`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use libc::POLLRDHUP;
+#[cfg(unix)]
+use libc::{POLLERR, POLLHUP, POLLIN, POLLNVAL, c_short as Events};
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+const POLLRDHUP: Events = 0;
+#[cfg(not(unix))]
+type Events = i16;
+#[cfg(not(unix))]
+const POLLIN: Events = 0x1;
+#[cfg(not(unix))]
+const POLLERR: Events = 0x8;
+#[cfg(not(unix))]
+const POLLHUP: Events = 0x10;
+#[cfg(not(unix))]
+const POLLNVAL: Events = 0x20;
+#[cfg(not(unix))]
+const POLLRDHUP: Events = 0;
+
 /// The stack of a connection's thread unless the server asks for more: a
 /// plain-TCP PMU or a WebSocket handshake needs a few KiB; Rust's default
 /// (2 MiB) reserves far more address space than a thousand connections
@@ -161,26 +184,27 @@ fn victim(entries: &[Entry], of: &dyn Fn(&Entry) -> bool) -> Option<usize> {
         .filter_map(|(i, e)| e.waiting.as_ref().map(|socket| (i, socket)))
         .collect();
     let ready = readiness(candidates.iter().map(|(_, socket)| *socket));
-    let gone = libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR;
-    let find = |pick: &dyn Fn(libc::c_short) -> bool| {
+    let gone = POLLRDHUP | POLLHUP | POLLERR;
+    let find = |pick: &dyn Fn(Events) -> bool| {
         candidates
             .iter()
             .zip(&ready)
             .find(|(_, revents)| pick(**revents))
             .map(|((i, _), _)| *i)
     };
-    find(&|r| r & gone != 0).or_else(|| find(&|r| r & libc::POLLIN == 0))
+    find(&|r| r & gone != 0).or_else(|| find(&|r| r & POLLIN == 0))
 }
 
 /// For each socket, what `poll(2)` says of it now (unread bytes, closed,
 /// reset), without waiting.
+#[cfg(unix)]
 #[allow(unsafe_code)]
-fn readiness<'a>(sockets: impl Iterator<Item = &'a TcpStream>) -> Vec<libc::c_short> {
+fn readiness<'a>(sockets: impl Iterator<Item = &'a TcpStream>) -> Vec<Events> {
     use std::os::fd::AsRawFd;
     let mut fds: Vec<libc::pollfd> = sockets
         .map(|socket| libc::pollfd {
             fd: socket.as_raw_fd(),
-            events: libc::POLLIN | libc::POLLRDHUP,
+            events: POLLIN | POLLRDHUP,
             revents: 0,
         })
         .collect();
@@ -192,6 +216,13 @@ fn readiness<'a>(sockets: impl Iterator<Item = &'a TcpStream>) -> Vec<libc::c_sh
         return vec![0; fds.len()];
     }
     fds.iter().map(|p| p.revents).collect()
+}
+
+/// Without `poll(2)` (Windows): nothing is known, so every waiting
+/// connection counts as idle and the oldest gives its place.
+#[cfg(not(unix))]
+fn readiness<'a>(sockets: impl Iterator<Item = &'a TcpStream>) -> Vec<Events> {
+    sockets.map(|_| 0).collect()
 }
 
 /// What [`ConnectionLimit::admit`] decided.
@@ -418,6 +449,7 @@ pub enum Event<'a> {
 /// Raises the soft limit on open files (`RLIMIT_NOFILE`) to the hard
 /// limit, so that a server's cap is not cut short by a soft limit of 1,024;
 /// the limit now in force (0 if it cannot be read).
+#[cfg(unix)]
 #[allow(unsafe_code)]
 pub fn raise_fd_limit() -> u64 {
     let mut limit = libc::rlimit {
@@ -437,6 +469,12 @@ pub fn raise_fd_limit() -> u64 {
         }
     }
     limit.rlim_cur
+}
+
+/// No `RLIMIT_NOFILE` on this system: nothing to raise (0).
+#[cfg(not(unix))]
+pub fn raise_fd_limit() -> u64 {
+    0
 }
 
 /// Accepts connections until `stop()` says so (checked after every
@@ -478,8 +516,7 @@ pub fn accept_loop<H>(
         // storm) gets no thread: closing it here keeps the loop, and the
         // backlog behind it, moving.
         let revents = readiness(std::iter::once(&stream))[0];
-        if revents & (libc::POLLHUP | libc::POLLERR) != 0
-            || (revents & libc::POLLRDHUP != 0 && revents & libc::POLLIN == 0)
+        if revents & (POLLHUP | POLLERR) != 0 || (revents & POLLRDHUP != 0 && revents & POLLIN == 0)
         {
             continue;
         }
@@ -606,6 +643,7 @@ impl Write for DeadlineStream {
 /// client that closes during the answer frees its place at once.
 #[derive(Debug)]
 pub struct PeerWatch {
+    #[cfg(unix)]
     fd: std::os::fd::RawFd,
     started: Instant,
     half_closed: bool,
@@ -617,9 +655,10 @@ pub const HALF_CLOSE_GRACE: Duration = Duration::from_millis(200);
 
 impl PeerWatch {
     /// Watches `socket` from now on (the start of the answer).
-    pub fn new(socket: &impl std::os::fd::AsRawFd) -> PeerWatch {
+    pub fn new(socket: &TcpStream) -> PeerWatch {
         PeerWatch {
-            fd: socket.as_raw_fd(),
+            #[cfg(unix)]
+            fd: std::os::fd::AsRawFd::as_raw_fd(socket),
             started: Instant::now(),
             half_closed: false,
         }
@@ -634,12 +673,12 @@ impl PeerWatch {
             if left.is_zero() {
                 return Ok(());
             }
-            let events = if self.half_closed { 0 } else { libc::POLLRDHUP };
+            let events = if self.half_closed { 0 } else { POLLRDHUP };
             let revents = self.poll(events, left)?;
-            if revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            if revents & (POLLHUP | POLLERR | POLLNVAL) != 0 {
                 return Err(gone("reset the connection"));
             }
-            if revents & libc::POLLRDHUP != 0 {
+            if revents & POLLRDHUP != 0 {
                 if self.started.elapsed() < HALF_CLOSE_GRACE {
                     self.half_closed = true;
                 } else {
@@ -651,8 +690,9 @@ impl PeerWatch {
 
     /// `poll(2)` on the socket for `events` (errors and hang-ups always
     /// count), at most `timeout`; the events seen (0: none in time).
+    #[cfg(unix)]
     #[allow(unsafe_code)]
-    fn poll(&self, events: libc::c_short, timeout: Duration) -> io::Result<libc::c_short> {
+    fn poll(&self, events: Events, timeout: Duration) -> io::Result<Events> {
         let mut pollfd = libc::pollfd {
             fd: self.fd,
             events,
@@ -671,6 +711,14 @@ impl PeerWatch {
             return Err(err);
         }
         Ok(pollfd.revents)
+    }
+
+    /// Without `poll(2)` (Windows): sleeps, so a client that leaves is
+    /// noticed at the next write, as before `PeerWatch`.
+    #[cfg(not(unix))]
+    fn poll(&self, _events: Events, timeout: Duration) -> io::Result<Events> {
+        std::thread::sleep(timeout.min(Duration::from_secs(60)));
+        Ok(0)
     }
 }
 
