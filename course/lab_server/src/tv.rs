@@ -97,6 +97,8 @@ fn listening_socket(group: IpAddr, port: u16, interface: Interface) -> io::Resul
     let addr = multicast::destination(group, port, interface);
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_address(true)?;
+    // Windows has no SO_REUSEPORT: there SO_REUSEADDR alone shares the port.
+    #[cfg(unix)]
     socket.set_reuse_port(true)?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;

@@ -655,6 +655,7 @@ pub const HALF_CLOSE_GRACE: Duration = Duration::from_millis(200);
 
 impl PeerWatch {
     /// Watches `socket` from now on (the start of the answer).
+    #[cfg_attr(not(unix), allow(unused_variables))]
     pub fn new(socket: &TcpStream) -> PeerWatch {
         PeerWatch {
             #[cfg(unix)]

@@ -16,11 +16,17 @@
 //!   certificates, rustls settings and blocking `TlsSocket`.
 
 pub mod client;
-pub mod exec;
 pub mod log;
 pub mod policy;
 pub mod protocol;
+// The server's side: process groups, rlimits and user switching are
+// Unix's; on Windows the server says it cannot run there,
+// and the client works.
+#[cfg(unix)]
+pub mod exec;
+#[cfg(unix)]
 pub mod sandbox;
+#[cfg(unix)]
 pub mod server;
 
 /// One line `secure_cmd: …` on stderr in a single `write()`: Rust's stderr

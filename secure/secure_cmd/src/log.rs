@@ -31,7 +31,7 @@ use anyhow::Context;
 use chrono::{Local, SecondsFormat};
 use netserve::log::thousands;
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::hash::Hash;
 use std::io::Write;
 use std::net::IpAddr;
@@ -212,7 +212,9 @@ pub struct Log {
 
 /// Opens `path` to append to: created 0600, its folders made; a symbolic
 /// link is refused.
+#[cfg(unix)]
 pub fn open_log_file(path: &Path) -> anyhow::Result<File> {
+    use std::fs::OpenOptions;
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
@@ -233,6 +235,12 @@ pub fn open_log_file(path: &Path) -> anyhow::Result<File> {
         )),
         Err(err) => Err(err).with_context(|| format!("opening the log file {}", path.display())),
     }
+}
+
+/// The server runs on Unix only (`crate::server`); its log file too.
+#[cfg(not(unix))]
+pub fn open_log_file(path: &Path) -> anyhow::Result<File> {
+    anyhow::bail!("{}: secure_cmd's log needs a Unix system", path.display())
 }
 
 impl Log {
@@ -420,7 +428,7 @@ pub fn is_symlink_refusal(err: &anyhow::Error) -> bool {
     err.to_string().contains("is a symbolic link")
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

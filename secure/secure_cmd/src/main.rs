@@ -32,8 +32,11 @@
 //!   how it is tested.
 
 use clap::{Args, Parser, Subcommand};
+#[cfg(unix)]
 use secure_cmd::exec::Limits;
-use secure_cmd::{client, protocol, server};
+#[cfg(unix)]
+use secure_cmd::server;
+use secure_cmd::{client, protocol};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -148,34 +151,48 @@ fn main() -> ExitCode {
     common::cli::main("secure_cmd", run)
 }
 
+/// Runs the server (Unix: its sandbox needs process groups, rlimits and
+/// user switching).
+#[cfg(unix)]
+fn serve(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    server::run(server::Options {
+        cert: args.cert,
+        key: args.key,
+        client_ca: args.client_ca,
+        listen: args.listen,
+        allow_cn: args.allow_cn,
+        allow: args.allow,
+        allow_risky_commands: args.allow_risky_commands,
+        command_path: args.command_path,
+        run_as: args.run_as,
+        allow_root_commands: args.allow_root_commands,
+        command_memory: args.command_memory,
+        log: args.log,
+        log_rate: args.log_rate,
+        limits: Limits {
+            timeout: args.command_timeout,
+            output_cap: args.output_cap,
+        },
+        max_connections: args.max_connections as usize,
+        handshake_timeout: args.handshake_timeout,
+        idle_timeout: args.idle_timeout,
+        verbose: args.verbose,
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Not on this system: the client works, the server does not.
+#[cfg(not(unix))]
+fn serve(_args: ServerArgs) -> anyhow::Result<ExitCode> {
+    anyhow::bail!(
+        "secure_cmd's server runs on Linux and macOS only (its sandbox needs process groups, \
+         rlimits and user switching); the client works here"
+    )
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Sub::Server(args) => {
-            server::run(server::Options {
-                cert: args.cert,
-                key: args.key,
-                client_ca: args.client_ca,
-                listen: args.listen,
-                allow_cn: args.allow_cn,
-                allow: args.allow,
-                allow_risky_commands: args.allow_risky_commands,
-                command_path: args.command_path,
-                run_as: args.run_as,
-                allow_root_commands: args.allow_root_commands,
-                command_memory: args.command_memory,
-                log: args.log,
-                log_rate: args.log_rate,
-                limits: Limits {
-                    timeout: args.command_timeout,
-                    output_cap: args.output_cap,
-                },
-                max_connections: args.max_connections as usize,
-                handshake_timeout: args.handshake_timeout,
-                idle_timeout: args.idle_timeout,
-                verbose: args.verbose,
-            })?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Sub::Server(args) => serve(args),
         Sub::Client(args) => {
             // Checked here rather than by clap, whose message would quote
             // the newline itself and so break the one-line error.

@@ -461,12 +461,23 @@ fn folders(command_path: &str) -> Result<Vec<PathBuf>, AllowError> {
 
 /// The first executable regular file `name` in `dirs`, canonicalised.
 fn find(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     dirs.iter().find_map(|dir| {
         let path = dir.join(name).canonicalize().ok()?;
         let meta = std::fs::metadata(&path).ok()?;
-        (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(path)
+        (meta.is_file() && executable(&meta)).then_some(path)
     })
+}
+
+#[cfg(unix)]
+fn executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+/// No execute bit elsewhere: any file may be run.
+#[cfg(not(unix))]
+fn executable(_meta: &std::fs::Metadata) -> bool {
+    true
 }
 
 #[cfg(test)]

@@ -104,7 +104,10 @@ impl Sandbox {
                 // SAFETY: setrlimit reads the struct we pass and nothing else.
                 check(unsafe { libc::setrlimit(resource, &limit) })?;
             }
+            // No privileges from set-user-ID programs: Linux's prctl; other
+            // systems rely on the unprivileged user alone.
             // SAFETY: prctl with integer arguments only.
+            #[cfg(target_os = "linux")]
             check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
             if let Some((uid, gid)) = ids {
                 let groups = [gid];
@@ -207,9 +210,7 @@ pub fn make_workdir() -> io::Result<PathBuf> {
 /// Random bytes for a folder's name (the time and the pid if the kernel
 /// has none: the name need only be new, `create` refuses an existing one).
 fn getrandom_fill(buf: &mut [u8]) {
-    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n != buf.len() as isize {
+    if getrandom::fill(buf).is_err() {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
