@@ -46,7 +46,6 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -145,9 +144,9 @@ pub fn bind_hint(err: &io::Error, choose: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct ConnectionLimit {
     registry: Arc<Mutex<Registry>>,
-    /// Connection threads alive, evicted ones that have not ended yet
-    /// included.
-    threads: Arc<AtomicUsize>,
+    /// Connection threads not yet joined, evicted ones that have not ended
+    /// yet included.
+    threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
     max: usize,
     per_source: usize,
     stack_size: usize,
@@ -274,7 +273,7 @@ impl ConnectionLimit {
     pub fn new(max: usize) -> ConnectionLimit {
         ConnectionLimit {
             registry: Arc::new(Mutex::new(Registry::default())),
-            threads: Arc::new(AtomicUsize::new(0)),
+            threads: Arc::new(Mutex::new(Vec::new())),
             max,
             per_source: (max - max / 4).max(1),
             stack_size: DEFAULT_STACK,
@@ -409,19 +408,22 @@ impl Drop for Slot {
     }
 }
 
-/// One live connection thread, counted until dropped.
-struct ThreadCount(Arc<AtomicUsize>);
-
-impl ThreadCount {
-    fn new(count: &Arc<AtomicUsize>) -> ThreadCount {
-        count.fetch_add(1, Ordering::AcqRel);
-        ThreadCount(count.clone())
-    }
-}
-
-impl Drop for ThreadCount {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+impl ConnectionLimit {
+    /// Joins the connection threads that have finished and returns how many
+    /// are still alive. `join` returns once the system's thread is gone: a
+    /// counter that a thread decrements on its way out would let a crowd
+    /// find the server with threads past its bound, still exiting.
+    fn live_threads(&self) -> usize {
+        let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+        let mut i = 0;
+        while i < threads.len() {
+            if threads[i].is_finished() {
+                let _ = threads.swap_remove(i).join();
+            } else {
+                i += 1;
+            }
+        }
+        threads.len()
     }
 }
 
@@ -536,25 +538,28 @@ pub fn accept_loop<H>(
         // shutdown; a crowd arriving faster waits for them here, so that
         // threads stay under twice the cap (for at most a second).
         let mut waited = 0;
-        while limit.threads.load(Ordering::Acquire) >= 2 * limit.max && waited < 1000 {
+        while limit.live_threads() >= 2 * limit.max && waited < 1000 {
             std::thread::sleep(Duration::from_millis(1));
             waited += 1;
         }
         let handle = handle.clone();
-        let threads = ThreadCount::new(&limit.threads);
         let spawned = std::thread::Builder::new()
             .name(thread_name.to_string())
             .stack_size(limit.stack_size)
             .spawn(move || {
-                let _alive = threads;
                 handle(stream, peer, &slot);
                 drop(slot);
             });
-        if let Err(error) = spawned {
-            on_event(Event::NoThread {
+        match spawned {
+            Ok(thread) => limit
+                .threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(thread),
+            Err(error) => on_event(Event::NoThread {
                 peer,
                 error: &error,
-            });
+            }),
         }
     }
 }
