@@ -78,8 +78,11 @@ fn a_flood_into_a_file_is_exact_with_its_stats() {
 #[test]
 fn a_flood_ending_with_a_newline_into_a_file_gets_none_added() {
     // Twice the Hamlet excerpt, which ends with its newline.
-    let lab = server(|c| c.flood_bytes = 2 * lab_server::HAMLET.len());
-    assert!(lab.flood().ends_with(b"\n"), "the flood ends with a newline");
+    let lab = server(|c| c.flood_bytes = 2 * lab_server::HAMLET.len() as u64);
+    assert!(
+        lab.flood().ends_with(b"\n"),
+        "the flood ends with a newline"
+    );
     let port = lab.tcp_port().unwrap().to_string();
     let path = temp_file("newline");
     for bufsize in ["1", "1000", "65536"] {
