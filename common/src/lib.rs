@@ -6,10 +6,8 @@
 //! - [`reset`]: the UDP `RESET:<n>` / `OFFSET=X` codec of Part 3;
 //! - [`splitter`]: the streaming PMU splitter that re-cuts a TCP byte stream
 //!   into `This is PMU data <i>` messages;
-//! - [`output`]: how a PMU client prints and flushes what it receives;
-//! - [`receive`]: the PMU clients' receive/print/flush loop, its `Stats`
-//!   and errors (parts 2, 5 and 6), and `splice`: a flood moved socket →
-//!   pipe → stdout on Linux;
+//! - [`output`]: standard output the caller flushes when a socket is
+//!   drained (the PMU clients' printing is the `pdc` crate);
 //! - [`frame`]: the multicast datagram of Part 4, a 6-byte ID and the text,
 //!   and how a receiver shows it;
 //! - [`multicast`]: joining a group and sending to it (`IP_ADD_MEMBERSHIP`,
@@ -23,10 +21,7 @@ pub mod command;
 pub mod frame;
 pub mod multicast;
 pub mod output;
-pub mod receive;
 pub mod reset;
-#[cfg(target_os = "linux")]
-mod splice;
 pub mod splitter;
 
 pub use addr::{Family, resolve};

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut out = common::output::Output::stdout().context("opening stdout")?;
+    let mut out = ::pdc::print::Output::stdout().context("opening stdout")?;
     for command in &cli.commands {
         let stats = pdc::run_command(&cli.options, command, &mut out)?;
         if cli.stats {

@@ -1,9 +1,9 @@
 //! The PDC's connection: one command, one IPv6 TCP connection.
 
+use ::pdc::print::Output;
+use ::pdc::receive::{Stats, TcpSource, receive, receive_flood};
 use anyhow::Context;
 use common::Command;
-use common::output::Output;
-use common::receive::{Stats, TcpSource, receive, receive_flood};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -45,11 +45,11 @@ pub struct Options {
 /// Connects, sends `command`, prints the answer to `out` until the server
 /// closes.
 ///
-/// The receive loop is `common::receive`, shared with parts 5 and 6;
+/// The receive loop is `pdc::receive`, shared with parts 5 and 6;
 /// `CMD_short`'s stream is re-cut into lines by `common::splitter` (one hop
-/// from here, through `common::output::PmuPrinter`), and a flood goes
+/// from here, through `pdc::print::PmuPrinter`), and a flood goes
 /// socket → pipe → stdout with `splice(2)` on Linux when stdout is not a
-/// terminal (`common::receive::receive_flood`).
+/// terminal (`pdc::receive::receive_flood`).
 pub fn run_command(
     options: &Options,
     command: &Command,

@@ -1,14 +1,15 @@
 //! One command, one WebSocket connection: connect (with time-outs), TLS for
 //! `wss://`, the opening handshake (tungstenite), the command, the
 //! messages streamed frame by frame (`frames`) through the receive loop
-//! that parts 2 and 6 share (`common::receive`), the close.
+//! that parts 2 and 6 share (`pdc::receive`), the close.
 
 use crate::frames::{Frames, Limits, Piece, UntilBlankLine};
 use crate::target::Target;
 use anyhow::{Context, bail};
 use common::Command;
-use common::output::{Framing, Output, bytes_waiting};
-use common::receive::{Event, Source, Stats};
+use common::output::bytes_waiting;
+use pdc::print::{Framing, Output};
+use pdc::receive::{Event, Source, Stats};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
@@ -175,7 +176,7 @@ pub fn run_command(
     frames
         .send_text(&command.to_string())
         .with_context(|| format!("sending {command}"))?;
-    let stats = common::receive::receive(&mut frames, command, idle, "", out)?;
+    let stats = pdc::receive::receive(&mut frames, command, idle, "", out)?;
     Ok(Report {
         stats,
         close_handshake: frames.close_handshake,

@@ -32,7 +32,7 @@
 //! rustls (TLS 1.2 and 1.3, the ring provider), trusting `--ca FILE` (PEM)
 //! or, without it, the system's CA store. tungstenite does the opening
 //! handshake; the frames are read here, streamed (`frames`), through the
-//! receive loop of `part2_pdc` (`common::receive`).
+//! receive loop of `part2_pdc` (`pdc::receive`).
 
 #![forbid(unsafe_code)]
 
@@ -114,7 +114,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             max_frame: max_frame_size,
         },
     };
-    let mut out = common::output::Output::stdout().context("opening stdout")?;
+    let mut out = pdc::print::Output::stdout().context("opening stdout")?;
     for command in &cli.commands {
         let stats = client::run_command(&options, command, &mut out)?;
         if cli.stats {

@@ -18,8 +18,9 @@
 use crate::say;
 use anyhow::Context;
 use common::Command;
-use common::output::{Framing, Output, bytes_waiting};
-use common::receive::{Event, Source};
+use common::output::bytes_waiting;
+use pdc::print::{Framing, Output};
+use pdc::receive::{Event, Source};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 use std::fmt;
@@ -168,7 +169,7 @@ impl Client {
             verbose: options.verbose,
         };
         let answer =
-            common::receive::receive(&mut source, command, idle, &format!(" from {peer}"), out)?;
+            pdc::receive::receive(&mut source, command, idle, &format!(" from {peer}"), out)?;
         let stats = Stats {
             recv_calls: tls.recv_calls(),
             tls_bytes: tls.bytes_received(),

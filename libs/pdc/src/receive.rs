@@ -4,7 +4,7 @@
 //!
 //! Each client brings its transport as a [`Source`]: part2_pdc a TCP
 //! socket ([`TcpSource`]), part6_pmu a TLS stream, part5_ws the payloads
-//! of WebSocket frames. What is printed and how is `crate::output`.
+//! of WebSocket frames. What is printed and how is `crate::print`.
 //!
 //! - The bytes go to an [`Output`] that gathers a receive's lines and is
 //!   flushed, in one `write()`, when the next receive would wait for the
@@ -16,9 +16,10 @@
 //!   not a terminal moves the bytes with `splice(2)` ([`receive_flood`],
 //!   `crate::splice`), without copying them through this process.
 
-use crate::command::Command;
-use crate::output::{Framing, Output, PmuPrinter, bytes_waiting};
+use crate::print::{Framing, Output, PmuPrinter};
 use anyhow::Context;
+use common::command::Command;
+use common::output::bytes_waiting;
 use std::fmt;
 use std::io::{self, ErrorKind, Read};
 use std::net::TcpStream;
