@@ -11,13 +11,18 @@ use std::time::Duration;
 /// terminal.
 pub const PROMPT: &str = "message: ";
 
-/// Where to send, and how long to wait.
-#[derive(Debug, Clone)]
+/// Where to send, and how long to wait: the command line's `client` options.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
+    /// The server (a name, an IPv4 or an IPv6 address)
     pub host: String,
+    /// The server's port
+    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
-    /// For the TCP handshake, and for each write (`SO_SNDTIMEO`) so that
-    /// a server that stops reading cannot hang the client.
+    /// Seconds to wait for the connection and for each write
+    // For the TCP handshake, and for each write (`SO_SNDTIMEO`) so that a
+    // server that stops reading cannot hang the client.
+    #[arg(long, default_value = "10", value_parser = common::cli::seconds, value_name = "SECS")]
     pub timeout: Duration,
 }
 

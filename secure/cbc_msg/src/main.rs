@@ -79,20 +79,14 @@ enum Command {
     },
     /// Send one message
     Client {
-        /// The server (a name, an IPv4 or an IPv6 address)
-        host: String,
-        /// The server's port
-        #[arg(value_parser = clap::value_parser!(u16).range(1..))]
-        port: u16,
+        #[command(flatten)]
+        options: client::Options,
         /// The key file (from 'cbc_msg keygen')
         #[arg(long, value_name = "F")]
         key_file: PathBuf,
         /// The message; without it, one line is read from stdin
         #[arg(long, value_name = "TEXT")]
         message: Option<String>,
-        /// Seconds to wait for the connection and for each write
-        #[arg(long, default_value = "10", value_parser = common::cli::seconds, value_name = "SECS")]
-        timeout: Duration,
     },
 }
 
@@ -120,18 +114,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             server::run(bind, port, keys, options)
         }
         Command::Client {
-            host,
-            port,
+            options,
             key_file,
             message,
-            timeout,
         } => {
             let keys = load_keys(&key_file)?;
-            let options = client::Options {
-                host,
-                port,
-                timeout,
-            };
             client::run(&options, &keys, message)
         }
     }
