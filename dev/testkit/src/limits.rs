@@ -120,34 +120,15 @@ pub fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Raises this process's soft `RLIMIT_NOFILE` to `want` (at most the hard
-/// limit), for a test that opens many connections itself; the limit now
-/// in force.
-#[cfg(unix)]
+/// Raises this process's soft `RLIMIT_NOFILE` as the servers do
+/// (`netserve::accept::raise_fd_limit`: to the hard limit), for a test that
+/// opens many connections itself; the limit now in force, or `want` where
+/// the system has no such limit (Windows).
 pub fn raise_fd_limit(want: u64) -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit read and write the one rlimit struct
-    // passed by pointer, which lives across the calls.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return 0;
-        }
-        if limit.rlim_cur < want {
-            limit.rlim_cur = want.min(limit.rlim_max);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-        }
+    match netserve::accept::raise_fd_limit() {
+        0 if cfg!(not(unix)) => want,
+        now => now,
     }
-    limit.rlim_cur
-}
-
-/// Windows has no per-process descriptor limit to raise: `want` it is.
-#[cfg(not(unix))]
-pub fn raise_fd_limit(want: u64) -> u64 {
-    want
 }
 
 /// A run of a program whose stdout went to `/dev/null`, measured.
