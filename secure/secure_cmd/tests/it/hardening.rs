@@ -144,20 +144,7 @@ fn the_log_file_is_private_and_a_symbolic_link_is_refused() {
     let target = pki.dir.write("victim", "untouched\n");
     let link = pki.dir.path("link.log");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let args = [
-        "server",
-        "--cert",
-        pki.server.cert.to_str().unwrap(),
-        "--key",
-        pki.server.key.to_str().unwrap(),
-        "--client-ca",
-        pki.client_ca.cert.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--log",
-        link.to_str().unwrap(),
-    ];
-    testkit::run(crate::util::BIN, &args)
+    crate::util::refused_start(&pki, &["--log", link.to_str().unwrap()])
         .expect_code(1)
         .expect_one_line_error("secure_cmd", "is a symbolic link: refused");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");

@@ -97,23 +97,11 @@ fn the_default_cap_passes_a_large_output_intact() {
 #[test]
 fn a_program_missing_from_the_command_path_is_refused_at_start_up() {
     let pki = Pki::new("missing");
-    let args = [
-        "server",
-        "--cert",
-        pki.server.cert.to_str().unwrap(),
-        "--key",
-        pki.server.key.to_str().unwrap(),
-        "--client-ca",
-        pki.client_ca.cert.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--allow",
-        "no-such-program-secure-cmd",
-    ];
-    let out = testkit::run(crate::util::BIN, &args);
-    out.expect_code(2).expect_one_line_error(
-        "secure_cmd",
-        "--allow no-such-program-secure-cmd: no executable no-such-program-secure-cmd in \
+    crate::util::refused_start(&pki, &["--allow", "no-such-program-secure-cmd"])
+        .expect_code(2)
+        .expect_one_line_error(
+            "secure_cmd",
+            "--allow no-such-program-secure-cmd: no executable no-such-program-secure-cmd in \
          /usr/local/bin:/usr/bin:/bin",
-    );
+        );
 }

@@ -184,39 +184,9 @@ fn programs_come_from_the_fixed_path_not_the_servers() {
 #[test]
 fn a_relative_command_path_is_refused() {
     let pki = Pki::new("relative");
-    let args = [
-        "server",
-        "--cert",
-        pki.server.cert.to_str().unwrap(),
-        "--key",
-        pki.server.key.to_str().unwrap(),
-        "--client-ca",
-        pki.client_ca.cert.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--command-path",
-        "bin:/usr/bin",
-    ];
-    testkit::run(crate::util::BIN, &args)
+    crate::util::refused_start(&pki, &["--command-path", "bin:/usr/bin"])
         .expect_code(2)
         .expect_one_line_error("secure_cmd", "'bin' is not an absolute folder");
-}
-
-/// The server's start-up arguments, for a run expected to fail.
-fn refused_start(pki: &Pki, extra: &[&str]) -> testkit::Output {
-    let mut args = vec![
-        "server",
-        "--cert",
-        pki.server.cert.to_str().unwrap(),
-        "--key",
-        pki.server.key.to_str().unwrap(),
-        "--client-ca",
-        pki.client_ca.cert.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ];
-    args.extend_from_slice(extra);
-    testkit::run(crate::util::BIN, &args)
 }
 
 #[test]
@@ -228,7 +198,7 @@ fn allowing_a_program_that_runs_others_needs_the_risk_flag() {
         if !Path::new("/usr/bin").join(name).exists() && !Path::new("/bin").join(name).exists() {
             continue;
         }
-        refused_start(&pki, &["--allow", name])
+        crate::util::refused_start(&pki, &["--allow", name])
             .expect_code(2)
             .expect_one_line_error("secure_cmd", "--allow-risky-commands");
     }
@@ -376,10 +346,10 @@ fn as_root_commands_run_as_nobody_unless_root_is_allowed() {
         "{stderr}"
     );
 
-    refused_start(&pki, &["--run-as", "root"])
+    crate::util::refused_start(&pki, &["--run-as", "root"])
         .expect_code(2)
         .expect_one_line_error("secure_cmd", "--run-as root is root");
-    refused_start(&pki, &["--run-as", "no-such-user-secure-cmd"])
+    crate::util::refused_start(&pki, &["--run-as", "no-such-user-secure-cmd"])
         .expect_code(1)
         .expect_one_line_error(
             "secure_cmd",

@@ -273,3 +273,21 @@ pub fn process_running(words: &[&str]) -> bool {
         cmdline == wanted
     })
 }
+
+/// Runs the server with the test PKI and `extra` arguments, for a start
+/// expected to fail (it exits at once).
+pub fn refused_start(pki: &Pki, extra: &[&str]) -> testkit::Output {
+    let mut args = vec![
+        "server",
+        "--cert",
+        pki.server.cert.to_str().unwrap(),
+        "--key",
+        pki.server.key.to_str().unwrap(),
+        "--client-ca",
+        pki.client_ca.cert.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    testkit::run(BIN, &args)
+}
