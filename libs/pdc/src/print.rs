@@ -32,6 +32,10 @@ pub struct Output {
 /// The most bytes [`Output`] holds before writing them.
 pub const FLUSH_AT: usize = 256 * 1024;
 
+/// The most bytes of a receive [`Output::split_lines`] re-cuts before it
+/// checks whether to write.
+const SPLIT_PIECE: usize = 64 * 1024;
+
 impl Output {
     /// Standard output (a private duplicate of file descriptor 1).
     #[cfg(unix)]
@@ -65,6 +69,19 @@ impl Output {
         self.buf.extend_from_slice(message);
         self.buf.push(b'\n');
         self.flush_if_full()
+    }
+
+    /// Prints the messages `splitter` re-cuts from `data`, a line each,
+    /// written straight into the buffer (`PmuSplitter::feed_lines`); fed
+    /// [`SPLIT_PIECE`] bytes at a time, so that the buffer stays near
+    /// [`FLUSH_AT`] whatever `--bufsize`. Returns how many were printed.
+    pub fn split_lines(&mut self, splitter: &mut PmuSplitter, data: &[u8]) -> io::Result<u64> {
+        let mut count = 0;
+        for piece in data.chunks(SPLIT_PIECE) {
+            count += splitter.feed_lines(piece, &mut self.buf);
+            self.flush_if_full()?;
+        }
+        Ok(count)
     }
 
     /// Prints `data` as it is.
@@ -155,11 +172,8 @@ impl PmuPrinter {
         self.bytes += data.len() as u64;
         match &mut self.mode {
             Mode::Split(splitter) => {
-                let messages = &mut self.messages;
-                splitter.feed(data, |message| {
-                    *messages += 1;
-                    out.line(message)
-                })
+                self.messages += out.split_lines(splitter, data)?;
+                Ok(())
             }
             Mode::Lines { held, streaming } => {
                 if !*streaming && held.len() + data.len() <= MAX_HELD {
