@@ -1,7 +1,9 @@
 //! One command, one WebSocket connection: connect (with time-outs), TLS for
 //! `wss://`, the opening handshake (tungstenite), the command, the
 //! messages streamed frame by frame (`frames`) through the receive loop
-//! that parts 2 and 6 share (`pdc::receive`), the close.
+//! that parts 2 and 6 share (`pdc::receive`), the close. On Linux a
+//! flood's long binary frames over plain TCP go socket → pipe → stdout
+//! with `splice(2)` when stdout is not a terminal (`Source::direct`).
 
 use crate::frames::{Frames, Limits, Piece, UntilBlankLine};
 use crate::target::Target;
@@ -10,6 +12,8 @@ use common::Command;
 use common::output::bytes_waiting;
 use pdc::print::{Framing, Output};
 use pdc::receive::{Event, Source, Stats};
+#[cfg(target_os = "linux")]
+use pdc::splice::{Failed, Mover};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
@@ -158,6 +162,30 @@ impl Source for Frames<Transport> {
 
     fn recv_calls(&self) -> u64 {
         Frames::recv_calls(self)
+    }
+
+    fn direct(&self) -> u64 {
+        match self.get_ref() {
+            Transport::Plain(_) => Frames::direct(self),
+            Transport::Tls(_) => 0,
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn move_direct(
+        &mut self,
+        mover: &mut Mover,
+        out: &std::fs::File,
+        len: u64,
+    ) -> Result<u64, Failed> {
+        use std::os::fd::AsFd;
+        let Transport::Plain(tcp) = self.get_ref() else {
+            return Ok(0);
+        };
+        let calls = mover.calls;
+        let moved = mover.transfer(tcp.as_fd(), out, len)?;
+        self.moved(moved, mover.calls - calls);
+        Ok(moved)
     }
 }
 

@@ -3,6 +3,7 @@
 //! standard input written from a thread.
 
 use crate::{Guard, Output, Proc, finish, lines};
+use std::fs::File;
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -35,11 +36,16 @@ impl<'a> Cmd<'a> {
 
     /// Starts it with `stdin`, stdout and stderr piped.
     fn start(&self, stdin: Stdio) -> Child {
+        self.start_into(stdin, Stdio::piped())
+    }
+
+    /// Starts it with `stdin` and `stdout`, stderr piped.
+    fn start_into(&self, stdin: Stdio, stdout: Stdio) -> Child {
         Command::new(self.bin)
             .args(&self.args)
             .envs(self.env.iter().copied())
             .stdin(stdin)
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|err| panic!("spawn {}: {err}", self.bin))
@@ -50,6 +56,17 @@ impl<'a> Cmd<'a> {
     pub fn run_within(&self, limit: Duration) -> Output {
         let started = Instant::now();
         finish(Guard(self.start(Stdio::null())), started, limit)
+    }
+
+    /// Runs it to completion with no stdin and its standard output into
+    /// `file` (the [`Output`]'s `stdout` is then empty), within `limit`.
+    pub fn run_into(&self, file: File, limit: Duration) -> Output {
+        let started = Instant::now();
+        finish(
+            Guard(self.start_into(Stdio::null(), Stdio::from(file))),
+            started,
+            limit,
+        )
     }
 
     /// Runs it with `input` as its standard input, closed after it (the

@@ -146,6 +146,12 @@ pub fn run_within(bin: &str, args: &[&str], limit: Duration) -> Output {
     run_with_stdin(bin, args, None, limit)
 }
 
+/// Runs `bin ARGS...` with no stdin and stdout into `file` (a file, an
+/// appending file, a pipe's end...), within `limit`.
+pub fn run_into(bin: &str, args: &[&str], file: std::fs::File, limit: Duration) -> Output {
+    Cmd::new(bin, args).run_into(file, limit)
+}
+
 /// Runs `bin ARGS...` with `stdin` as its standard input (closed after it),
 /// within `limit`.
 pub fn run_with_stdin(bin: &str, args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output {

@@ -5,7 +5,7 @@
 //!   the server closes; its `Stats` and its errors;
 //! - [`print`]: what is printed (one line per `CMD_short` message, re-cut
 //!   by `common::splitter`; a flood byte for byte) and the output buffer;
-//! - `splice`: a flood moved socket → pipe → stdout with `splice(2)` on
+//! - [`splice`]: a flood moved socket → pipe → stdout with `splice(2)` on
 //!   Linux, its one unsafe module.
 
 #![deny(unsafe_code)]
@@ -14,4 +14,4 @@ pub mod print;
 pub mod receive;
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-mod splice;
+pub mod splice;

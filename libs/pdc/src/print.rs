@@ -196,6 +196,20 @@ impl PmuPrinter {
         }
     }
 
+    /// Whether the answer is printed byte for byte (`CMD_floodme`), so that
+    /// bytes may go to the output unseen ([`PmuPrinter::moved`]).
+    pub fn floods(&self) -> bool {
+        matches!(self.mode, Mode::Flood { .. })
+    }
+
+    /// `len` bytes of a flood went to the output without passing through
+    /// here (`splice`); the last byte of the message still comes through
+    /// [`PmuPrinter::feed`], for the final-newline rule.
+    pub fn moved(&mut self, len: u64) {
+        debug_assert!(self.floods());
+        self.bytes += len;
+    }
+
     /// The current message is complete ([`Framing::Messages`]).
     pub fn end_message(&mut self, out: &mut Output) -> io::Result<()> {
         self.messages += 1;

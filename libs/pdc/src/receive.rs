@@ -14,7 +14,8 @@
 //! - Any other receive error: printed what had come, then the error.
 //! - On Linux, a `CMD_floodme` from a plain TCP socket to an output that is
 //!   not a terminal moves the bytes with `splice(2)` ([`receive_flood`],
-//!   `crate::splice`), without copying them through this process.
+//!   `crate::splice`), without copying them through this process; so do
+//!   the long binary frames of a WebSocket flood ([`Source::direct`]).
 
 use crate::print::{Framing, Output, PmuPrinter};
 use anyhow::Context;
@@ -73,7 +74,31 @@ pub trait Source {
 
     /// Receive calls with data so far.
     fn recv_calls(&self) -> u64;
+
+    /// Bytes of the current message that may go from the socket straight
+    /// to the output with `splice(2)`, unseen ([`Source::move_direct`]):
+    /// part5_ws's binary frames over plain TCP. None by default.
+    fn direct(&self) -> u64 {
+        0
+    }
+
+    /// Moves up to `len` of the [`Source::direct`] bytes to `out` with
+    /// `mover`; returns how many moved (0: `splice` cannot be used here).
+    #[cfg(target_os = "linux")]
+    fn move_direct(
+        &mut self,
+        _mover: &mut crate::splice::Mover,
+        _out: &std::fs::File,
+        _len: u64,
+    ) -> Result<u64, crate::splice::Failed> {
+        Ok(0)
+    }
 }
+
+/// The fewest [`Source::direct`] bytes worth a `splice`: below, copying
+/// costs less than the system calls.
+#[cfg(target_os = "linux")]
+const DIRECT_MIN: u64 = 64 * 1024;
 
 /// Prints the answer to `command` from `source` to `out` until the server
 /// is done. `idle` is the time-out the source was given, for the message;
@@ -86,7 +111,31 @@ pub fn receive<S: Source>(
     out: &mut Output,
 ) -> anyhow::Result<Stats> {
     let mut printer = PmuPrinter::new(command, S::FRAMING);
+    // A flood's long binary frames go socket → pipe → output (Linux, an
+    // output that is not a terminal).
+    #[cfg(target_os = "linux")]
+    let mut mover = (printer.floods() && crate::splice::worth_trying(out.file()))
+        .then(crate::splice::Mover::new)
+        .flatten();
     loop {
+        #[cfg(target_os = "linux")]
+        if let Some(m) = &mut mover {
+            let len = source.direct();
+            if len >= DIRECT_MIN {
+                out.flush().context("writing to stdout")?;
+                match source.move_direct(m, out.file(), len) {
+                    Ok(0) => mover = None,
+                    Ok(moved) => printer.moved(moved),
+                    Err(crate::splice::Failed::Receive(err)) => {
+                        return Err(failed(err, command, idle, from));
+                    }
+                    Err(crate::splice::Failed::Write(err)) => {
+                        return Err(err).context("writing to stdout");
+                    }
+                }
+                continue;
+            }
+        }
         let printed = match source.next() {
             Ok(Event::Data(data)) => printer.feed(data, out),
             Ok(Event::EndOfMessage) => printer.end_message(out),

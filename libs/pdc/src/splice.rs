@@ -37,7 +37,7 @@ const PIPE_SIZE: libc::c_int = 1 << 20;
 /// What failed: receiving (the caller words it as a receive error) or
 /// writing to the output.
 #[derive(Debug)]
-pub(crate) enum Failed {
+pub enum Failed {
     Receive(io::Error),
     Write(io::Error),
 }
@@ -45,7 +45,7 @@ pub(crate) enum Failed {
 /// Whether to try `splice` into `out`: not a terminal (where the ordinary
 /// loop is as fast as a reader can look) and not in append mode (which
 /// `splice` refuses).
-pub(crate) fn worth_trying(out: &File) -> bool {
+pub fn worth_trying(out: &File) -> bool {
     !out.is_terminal() && !appends(out)
 }
 
@@ -100,7 +100,57 @@ pub(crate) fn flood(
     Ok(Some(stats))
 }
 
+/// Moves a known number of a socket's bytes to the output: a binary
+/// WebSocket frame's payload, whose length its header gave (part5_ws,
+/// through `Source::move_direct`). Unlike [`flood`], nothing is kept in
+/// the pipe: the caller leaves each frame's last byte to the ordinary
+/// loop, which so sees the message's last byte for the newline rule.
+#[derive(Debug)]
+pub struct Mover {
+    pipe: Pipe,
+    /// Socket reads that moved data.
+    pub calls: u64,
+}
+
+impl Mover {
+    /// `None` when no pipe can be had.
+    pub fn new() -> Option<Mover> {
+        Some(Mover {
+            pipe: Pipe::new().ok()?,
+            calls: 0,
+        })
+    }
+
+    /// Moves up to `len` bytes from `from` to `out`, [`MOVE_CHUNK`] bytes
+    /// a receive at most; returns how many moved, fewer only when the
+    /// socket ended. `Ok(0)` at once when the socket refuses `splice`.
+    pub fn transfer(&mut self, from: BorrowedFd<'_>, out: &File, len: u64) -> Result<u64, Failed> {
+        let mut moved = 0;
+        while moved < len {
+            let want = usize::try_from(len - moved)
+                .unwrap_or(MOVE_CHUNK)
+                .min(MOVE_CHUNK);
+            let n = match splice(from, self.pipe.write.as_fd(), want) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                Err(err) if err.raw_os_error() == Some(libc::EINVAL) && moved == 0 => break,
+                Err(err) => return Err(Failed::Receive(err)),
+            };
+            self.calls += 1;
+            moved += n as u64;
+            self.pipe.move_out(out, n).map_err(Failed::Write)?;
+        }
+        Ok(moved)
+    }
+}
+
+/// What [`Mover::transfer`] asks of each receive: as part2_pdc's default
+/// `recv()` size, which measured fastest.
+const MOVE_CHUNK: usize = 64 * 1024;
+
 /// A pipe between the socket and the output.
+#[derive(Debug)]
 struct Pipe {
     read: File,
     write: OwnedFd,

@@ -7,38 +7,14 @@ use crate::util::{BIN, pdc, server};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs part2_pdc with stdout into `file`: (exit code, stderr).
 fn pdc_into(file: File, args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::from(file))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting part2_pdc");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > LIMIT {
-            child.kill().unwrap();
-            panic!("part2_pdc took over {LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    (status.code(), stderr)
+    let run = testkit::run_into(BIN, args, file, LIMIT);
+    (run.code(), run.stderr)
 }
 
 /// A fresh file in the temporary folder, and its path.

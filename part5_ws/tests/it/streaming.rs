@@ -1,7 +1,9 @@
 //! Messages streamed frame by frame: a 1 GiB message in constant memory,
-//! frames that reach the client one byte at a time, a text message whose
-//! UTF-8 characters are cut between frames, invalid UTF-8 refused, and a
-//! close in the middle of a fragmented message.
+//! long binary frames into a pipe, a file and an appending file (on Linux
+//! the `splice(2)` path) and a close in the middle of one, frames that
+//! reach the client one byte at a time, a text message whose UTF-8
+//! characters are cut between frames, invalid UTF-8 refused, and a close
+//! in the middle of a fragmented message.
 
 use crate::util::{BIN, ws};
 use std::io::Write;
@@ -79,6 +81,115 @@ fn a_1_gib_message_streams_in_constant_memory() {
         "peak RSS {} KiB",
         run.peak.hwm_kib
     );
+}
+
+/// `len` bytes that are not text, each frame's differing from the next's.
+fn payload(len: usize, newline_at_end: bool) -> Vec<u8> {
+    let mut bytes: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+    if let Some(last) = bytes.last_mut() {
+        *last = if newline_at_end { b'\n' } else { b'x' };
+    }
+    bytes
+}
+
+/// Where a test sends part5_ws's standard output.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Into {
+    Pipe,
+    File,
+    AppendingFile,
+}
+
+/// Runs part5_ws with stdout `into`: (the run, what it wrote after
+/// anything that was in the file).
+fn ws_into(into: Into, args: &[&str], tag: &str) -> (testkit::Output, Vec<u8>) {
+    if into == Into::Pipe {
+        let run = ws(args, LIMIT);
+        let stdout = run.stdout.clone();
+        return (run, stdout);
+    }
+    let path = std::env::temp_dir().join(format!("part5_ws-{}-{tag}", std::process::id()));
+    std::fs::write(&path, b"before\n").unwrap();
+    let file = if into == Into::File {
+        std::fs::File::create(&path).unwrap()
+    } else {
+        std::fs::File::options().append(true).open(&path).unwrap()
+    };
+    let run = testkit::run_into(BIN, args, file, LIMIT);
+    let mut written = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    if into == Into::AppendingFile {
+        assert!(written.starts_with(b"before\n"), "what was there is kept");
+        written.drain(..7);
+    }
+    (run, written)
+}
+
+#[test]
+fn long_binary_frames_are_exact_into_a_pipe_a_file_and_an_appending_file() {
+    // Frames around the 64 KiB below which nothing is spliced, one of them
+    // empty, in a message that ends with a newline or without one.
+    let sizes = [200_003, 65_536, 65_537, 0, 10, 300_000];
+    let total: usize = sizes.iter().sum();
+    for into in [Into::Pipe, Into::File, Into::AppendingFile] {
+        for newline_at_end in [false, true] {
+            let body = payload(total, newline_at_end);
+            let sent = body.clone();
+            let (url, server) = peer(move |raw| {
+                let mut at = 0;
+                for (i, &size) in sizes.iter().enumerate() {
+                    let first = match (i, i + 1 == sizes.len()) {
+                        (0, _) => 0x02,
+                        (_, true) => 0x80,
+                        _ => 0x00,
+                    };
+                    raw.write_all(&frame(first, &sent[at..at + size])).unwrap();
+                    at += size;
+                }
+                raw.write_all(&CLOSE).unwrap();
+            });
+            let (run, written) =
+                ws_into(into, &["--url", &url, "--stats", "CMD_floodme"], "frames");
+            server.join().unwrap();
+            assert!(run.status.success(), "{into:?}: {}", run.stderr);
+            let mut want = body;
+            if !newline_at_end {
+                want.push(b'\n');
+            }
+            assert!(
+                written == want,
+                "{into:?}, newline at end {newline_at_end}: {} bytes written, {} expected",
+                written.len(),
+                want.len()
+            );
+            let stats = format!("1 message(s) received, {total} bytes");
+            assert!(run.stderr.contains(&stats), "{into:?}: {}", run.stderr);
+        }
+    }
+}
+
+#[test]
+fn a_close_in_the_middle_of_a_long_binary_frame_keeps_what_came_and_fails() {
+    let body = payload(300_000, false);
+    for into in [Into::Pipe, Into::File] {
+        let sent = body.clone();
+        let (url, server) = peer(move |raw| {
+            let mut header = vec![0x82];
+            header_len(&mut header, 1 << 20);
+            raw.write_all(&header).unwrap();
+            raw.write_all(&sent).unwrap();
+            // FIN after 300,000 of the frame's 1 MiB.
+        });
+        let (run, written) = ws_into(
+            into,
+            &["--url", &url, "--timeout", "5", "CMD_floodme"],
+            "cut",
+        );
+        server.join().unwrap();
+        run.expect_code(1)
+            .expect_one_line_error("part5_ws", "in the middle of a message");
+        assert!(written == body, "{into:?}: {} bytes written", written.len());
+    }
 }
 
 #[test]
