@@ -1,4 +1,5 @@
-//! What two parts of the lab share, and only that.
+//! What two parts of the lab share, and only that. (Multicast sockets,
+//! for Part 4 and lab_server's TV channel, are the `multicast` crate.)
 //!
 //! - [`addr`]: dual-stack address resolution (every A and AAAA record, the
 //!   v4-mapped form for an IPv6 socket toward an IPv4-only host);
@@ -10,8 +11,6 @@
 //!   drained (the PMU clients' printing is the `pdc` crate);
 //! - [`frame`]: the multicast datagram of Part 4, a 6-byte ID and the text,
 //!   and how a receiver shows it;
-//! - [`multicast`]: joining a group and sending to it (`IP_ADD_MEMBERSHIP`,
-//!   `IP_MULTICAST_IF` and their IPv6 twins), for Part 4 and the TV channel;
 //! - [`cli`]: the conventions every binary follows for arguments, errors and
 //!   exit codes (docs/SPEC.md, "Conventions for every binary").
 
@@ -19,7 +18,6 @@ pub mod addr;
 pub mod cli;
 pub mod command;
 pub mod frame;
-pub mod multicast;
 pub mod output;
 pub mod reset;
 pub mod splitter;

@@ -47,7 +47,7 @@ fn main() -> ExitCode {
 }
 
 fn run(Cli { options }: Cli) -> anyhow::Result<()> {
-    common::multicast::check(options.group, options.interface).map_err(common::cli::usage)?;
+    multicast::check(options.group, options.interface).map_err(common::cli::usage)?;
     if options.timeout.is_some_and(|t| t.is_zero()) {
         return Err(common::cli::usage("--timeout must be more than 0 seconds"));
     }

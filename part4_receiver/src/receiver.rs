@@ -2,8 +2,8 @@
 
 use anyhow::{Context, bail};
 use common::frame::Frame;
-use common::multicast::{self, Interface};
 use common::output::bytes_waiting;
+use multicast::{self, Interface};
 use std::io::{ErrorKind, Write};
 use std::net::IpAddr;
 use std::time::Duration;

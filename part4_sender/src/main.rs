@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let options = &cli.options;
-    common::multicast::check(options.group, options.interface).map_err(common::cli::usage)?;
+    multicast::check(options.group, options.interface).map_err(common::cli::usage)?;
     let sender = Sender::open(options)?;
     match &cli.message {
         Some(message) => sender::send_message(&sender, message),

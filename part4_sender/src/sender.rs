@@ -2,7 +2,7 @@
 
 use anyhow::{Context, anyhow, bail};
 use common::frame::{Frame, ID_LEN, Id};
-use common::multicast::{self, Interface};
+use multicast::{self, Interface};
 use std::io::{BufRead, ErrorKind, IsTerminal};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 

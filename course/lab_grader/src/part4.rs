@@ -16,7 +16,7 @@ use crate::bins::Program;
 use crate::checks::lab_server;
 use crate::grade::{Case, Ctx};
 use crate::proc::{Next, Running, secs, snippet};
-use common::multicast::{self, Interface};
+use multicast::{self, Interface};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};

@@ -90,8 +90,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use common::multicast::Interface;
 pub use common::reset::OffsetSep;
+pub use multicast::Interface;
 pub use netserve::pmu::flood_text;
 pub use pmu::{HAMLET, hamlet_flood};
 pub use tcp_info::{ConnectionRecord, RECORDS_KEPT, Service, TcpCounts};

@@ -169,7 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         ..Config::default()
     };
     if config.mcast_port.is_some() {
-        common::multicast::check(config.mcast_group, config.mcast_interface)
+        multicast::check(config.mcast_group, config.mcast_interface)
             .map_err(|why| common::cli::usage(format!("--mcast-group/--mcast-interface: {why}")))?;
         if config.tv_interval.is_zero() {
             return Err(common::cli::usage(

@@ -31,7 +31,7 @@
 
 use crate::Shared;
 use common::frame::{Frame, Id};
-use common::multicast::{self, Interface};
+use multicast::{self, Interface};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashMap;
 use std::io;

@@ -11,7 +11,7 @@
 //! gVisor, have no multicast), each test says so loudly and skips.
 
 use crate::{Proc, TIMEOUT};
-use common::multicast::{self, Interface};
+use multicast::{self, Interface};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::OnceLock;
 use std::time::Duration;

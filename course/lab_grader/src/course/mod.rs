@@ -918,7 +918,7 @@ impl Tester<'_> {
             scope.spawn(|| {
                 let started = (|| -> Result<(LabServer, UdpSocket), String> {
                     t.enter()?;
-                    let recorder = common::multicast::joined_socket(
+                    let recorder = multicast::joined_socket(
                         TV_GROUP.into(),
                         TV_PORT,
                         lab_server::Interface::V4(tv_ip),

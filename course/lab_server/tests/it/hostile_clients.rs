@@ -13,8 +13,8 @@
 #![cfg(target_os = "linux")]
 
 use common::frame::Frame;
-use common::multicast::{self, Interface};
 use common::reset::Offset;
+use multicast::{self, Interface};
 use rand::Rng;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream, UdpSocket};

@@ -7,8 +7,8 @@
 //! loopback.
 
 use common::frame::{Frame, Id};
-use common::multicast::{self, Interface};
 use lab_server::{Config, JOKE, LabServer, MIN_OPINION, TV_TEXT};
+use multicast::{self, Interface};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,6 @@
 //! Multicast sockets (Part 4's receiver and sender, and `lab_server`'s TV
-//! channel, which both receives and sends).
+//! channel, which both receives and sends; lab_grader and testkit use them
+//! to listen and talk on loopback).
 //!
 //! The socket options are the ones a student looks up in `man 7 ip` and
 //! `man 7 ipv6`; each function names the ones it sets. IPv4 groups
