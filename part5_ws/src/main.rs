@@ -12,8 +12,10 @@
 //!   arrived, exactly as sent (binary or text frames alike).
 //! - `CMD_floodme`: the message's bytes exactly, plus one newline if it
 //!   does not end with one, written as its frames arrive: memory does not
-//!   grow with the message (`frames`). `--max-message-size` (default 1 GiB)
-//!   and `--max-frame-size` (default: the same) bound what is accepted.
+//!   grow with the message (`frames`; on Linux, long binary frames move
+//!   with `splice(2)` when stdout is not a terminal). `--max-message-size`
+//!   (default 1 GiB) and `--max-frame-size` (default: the same) bound what
+//!   is accepted.
 //! - Several commands run in order, one connection each.
 //! - The server's close handshake ends a command; so does a server that
 //!   just closes the TCP connection, with every message already printed
