@@ -77,6 +77,30 @@ for target in "${TARGETS[@]}"; do
     for b in "${BINS[@]}"; do BIN_ARGS+=(--bin "$b"); done
     echo "$NAME: building for $target: ${BINS[*]}"
     start=$SECONDS
+    if [[ "$triple" == *-apple-darwin ]]; then
+        # Link stubs (.tbd) of the Apple frameworks the executables call,
+        # listing only the symbols in dev/scripts/macos-frameworks.txt: the
+        # executables load the real frameworks from /System/Library on the
+        # Mac. Given to Zig's linker as a framework folder (-F).
+        frameworks="$(cd "$TOOLS" && pwd)/macos-frameworks"
+        rm -rf "$frameworks"
+        while read -r fw symbols; do
+            [ -n "$fw" ] && [ "${fw:0:1}" != "#" ] || continue
+            mkdir -p "$frameworks/$fw.framework"
+            cat >"$frameworks/$fw.framework/$fw.tbd" <<TBD
+--- !tapi-tbd
+tbd-version:     4
+targets:         [ x86_64-macos, arm64-macos ]
+install-name:    '/System/Library/Frameworks/$fw.framework/Versions/A/$fw'
+exports:
+  - targets:     [ x86_64-macos, arm64-macos ]
+    symbols:     [ ${symbols// /, } ]
+...
+TBD
+        done <dev/scripts/macos-frameworks.txt
+        triple_var=$(tr 'a-z-' 'A-Z_' <<<"$triple")
+        export "CARGO_TARGET_${triple_var}_RUSTFLAGS=-C link-arg=-F$frameworks"
+    fi
     cargo zigbuild --profile "$PROFILE" --target "$target" "${BIN_ARGS[@]}"
     built="${CARGO_TARGET_DIR:-target}/$triple/$PROFILE"
     exe=""
