@@ -8,7 +8,9 @@
 #   dist/SHA256SUMS
 #
 # Each archive holds one folder with the executables, README.txt (how to
-# run them) and the licences. The Linux x86-64 and aarch64 builds need
+# run them) and the licences. lab_grader grades on Linux only (network
+# namespaces, TUN, its sandbox: Linux system calls), so only the Linux
+# archives have it. The Linux x86-64 and aarch64 builds need
 # glibc 2.17 at most (checked), so they start on any Linux of the last ten
 # years.
 #
@@ -29,8 +31,9 @@ ALL_TARGETS=(
     aarch64-apple-darwin
     x86_64-pc-windows-gnu
 )
-BINS=(part1_echo part2_pdc part3_reset part4_receiver part4_sender part5_ws part6_pmu
+ALL_BINS=(part1_echo part2_pdc part3_reset part4_receiver part4_sender part5_ws part6_pmu
     lab_server lab_grader secure_cmd cbc_msg)
+LINUX_ONLY=(lab_grader)
 PROFILE=${DIST_PROFILE:-dist}
 TOOLS=.tools
 OUT=dist
@@ -39,7 +42,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --tools) TOOLS=${2:?}; shift ;;
         --out) OUT=${2:?}; shift ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "$NAME: error: unknown option $1" >&2; exit 2 ;;
         *)
             known=0
@@ -62,13 +65,42 @@ VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version *= *"\(.*\)"/\1/p' Ca
 [ -n "$VERSION" ] || fail "no version in Cargo.toml's [workspace.package]"
 command -v sha256sum >/dev/null 2>&1 || fail "sha256sum is not installed (coreutils)"
 mkdir -p "$OUT"
-BIN_ARGS=()
-for b in "${BINS[@]}"; do BIN_ARGS+=(--bin "$b"); done
 
 for target in "${TARGETS[@]}"; do
     triple=${target%.2.*}
-    echo "$NAME: building for $target"
+    BINS=()
+    for b in "${ALL_BINS[@]}"; do
+        [[ "$triple" == *-linux-* ]] || [[ " ${LINUX_ONLY[*]} " != *" $b "* ]] || continue
+        BINS+=("$b")
+    done
+    BIN_ARGS=()
+    for b in "${BINS[@]}"; do BIN_ARGS+=(--bin "$b"); done
+    echo "$NAME: building for $target: ${BINS[*]}"
     start=$SECONDS
+    if [[ "$triple" == *-apple-darwin ]]; then
+        # Link stubs (.tbd) of the Apple frameworks the executables call,
+        # listing only the symbols in dev/scripts/macos-frameworks.txt: the
+        # executables load the real frameworks from /System/Library on the
+        # Mac. Given to Zig's linker as a framework folder (-F).
+        frameworks="$(cd "$TOOLS" && pwd)/macos-frameworks"
+        rm -rf "$frameworks"
+        while read -r fw symbols; do
+            [ -n "$fw" ] && [ "${fw:0:1}" != "#" ] || continue
+            mkdir -p "$frameworks/$fw.framework"
+            cat >"$frameworks/$fw.framework/$fw.tbd" <<TBD
+--- !tapi-tbd
+tbd-version:     4
+targets:         [ x86_64-macos, arm64-macos ]
+install-name:    '/System/Library/Frameworks/$fw.framework/Versions/A/$fw'
+exports:
+  - targets:     [ x86_64-macos, arm64-macos ]
+    symbols:     [ ${symbols// /, } ]
+...
+TBD
+        done <dev/scripts/macos-frameworks.txt
+        triple_var=$(tr 'a-z-' 'A-Z_' <<<"$triple")
+        export "CARGO_TARGET_${triple_var}_RUSTFLAGS=-C link-arg=-F$frameworks"
+    fi
     cargo zigbuild --profile "$PROFILE" --target "$target" "${BIN_ARGS[@]}"
     built="${CARGO_TARGET_DIR:-target}/$triple/$PROFILE"
     exe=""
