@@ -6,7 +6,7 @@
 
 #[cfg(target_os = "linux")]
 use crate::util::BIN;
-use crate::util::ws;
+use crate::util::{frame_header, ws};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
@@ -31,23 +31,6 @@ fn peer(script: impl FnOnce(WebSocket<TcpStream>) + Send + 'static) -> (String, 
     (format!("ws://{addr}/"), thread)
 }
 
-/// The raw header of an unmasked binary frame of `len` bytes.
-fn header(len: u64) -> Vec<u8> {
-    let mut h = vec![0x82];
-    match len {
-        0..=125 => h.push(len as u8),
-        126..=65535 => {
-            h.push(126);
-            h.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        _ => {
-            h.push(127);
-            h.extend_from_slice(&len.to_be_bytes());
-        }
-    }
-    h
-}
-
 #[test]
 fn a_server_that_closes_in_the_middle_of_a_message_is_an_error() {
     let (url, server) = peer(|mut socket| {
@@ -55,7 +38,7 @@ fn a_server_that_closes_in_the_middle_of_a_message_is_an_error() {
             .send(Message::binary(&b"This is PMU data 0"[..]))
             .unwrap();
         let raw = socket.get_mut();
-        raw.write_all(&header(100)).unwrap();
+        raw.write_all(&frame_header(0x82, 100)).unwrap();
         raw.write_all(&[b'x'; 50]).unwrap();
         // FIN after 50 of the frame's 100 bytes.
     });
@@ -79,7 +62,7 @@ fn a_reset_in_the_middle_of_a_message_is_an_error() {
             .send(Message::binary(&b"This is PMU data 0"[..]))
             .unwrap();
         let raw = socket.get_mut();
-        raw.write_all(&header(100)).unwrap();
+        raw.write_all(&frame_header(0x82, 100)).unwrap();
         raw.write_all(&[b'x'; 50]).unwrap();
         std::thread::sleep(Duration::from_millis(200));
         socket2::SockRef::from(&*raw)
@@ -115,7 +98,7 @@ fn a_server_that_goes_silent_after_the_handshake_times_out() {
 fn a_frame_claiming_two_to_the_63_bytes_is_refused_without_allocating() {
     let (url, server) = peer(|mut socket| {
         let raw = socket.get_mut();
-        raw.write_all(&header(1 << 63)).unwrap();
+        raw.write_all(&frame_header(0x82, 1 << 63)).unwrap();
         let _ = raw.write_all(&[b'x'; 4096]);
         std::thread::sleep(Duration::from_millis(500));
     });

@@ -5,7 +5,7 @@
 //! characters are cut between frames, invalid UTF-8 refused, and a close
 //! in the middle of a fragmented message.
 
-use crate::util::{BIN, ws};
+use crate::util::{BIN, frame, frame_header, ws};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
@@ -29,35 +29,12 @@ fn peer(script: impl FnOnce(&mut TcpStream) + Send + 'static) -> (String, JoinHa
     (format!("ws://{addr}/"), thread)
 }
 
-/// An unmasked frame: `first` is FIN and the opcode.
-fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![first];
-    header_len(&mut f, payload.len() as u64);
-    f.extend_from_slice(payload);
-    f
-}
-
-fn header_len(f: &mut Vec<u8>, len: u64) {
-    match len {
-        0..=125 => f.push(len as u8),
-        126..=65535 => {
-            f.push(126);
-            f.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        _ => {
-            f.push(127);
-            f.extend_from_slice(&len.to_be_bytes());
-        }
-    }
-}
-
 const CLOSE: [u8; 4] = [0x88, 2, 0x03, 0xe8];
 
 #[test]
 fn a_1_gib_message_streams_in_constant_memory() {
     let (url, server) = peer(|raw| {
-        let mut header = vec![0x82];
-        header_len(&mut header, 1 << 30);
+        let header = frame_header(0x82, 1 << 30);
         raw.write_all(&header).unwrap();
         let block = vec![b'x'; 1 << 20];
         for _ in 0..1024 {
@@ -174,8 +151,7 @@ fn a_close_in_the_middle_of_a_long_binary_frame_keeps_what_came_and_fails() {
     for into in [Into::Pipe, Into::File] {
         let sent = body.clone();
         let (url, server) = peer(move |raw| {
-            let mut header = vec![0x82];
-            header_len(&mut header, 1 << 20);
+            let header = frame_header(0x82, 1 << 20);
             raw.write_all(&header).unwrap();
             raw.write_all(&sent).unwrap();
             // FIN after 300,000 of the frame's 1 MiB.

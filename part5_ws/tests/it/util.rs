@@ -169,3 +169,28 @@ impl Pki {
 fn text(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
+
+/// The header of an unmasked frame, as a server sends it (RFC 6455 §5.2):
+/// `first` is FIN and the opcode, then the payload's length.
+pub fn frame_header(first: u8, len: u64) -> Vec<u8> {
+    let mut h = vec![first];
+    match len {
+        0..=125 => h.push(len as u8),
+        126..=65535 => {
+            h.push(126);
+            h.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            h.push(127);
+            h.extend_from_slice(&len.to_be_bytes());
+        }
+    }
+    h
+}
+
+/// An unmasked frame: [`frame_header`] and `payload`.
+pub fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = frame_header(first, payload.len() as u64);
+    f.extend_from_slice(payload);
+    f
+}
