@@ -127,7 +127,8 @@ impl<S: Read + Write> Frames<S> {
     }
 
     /// `len` of the [`Frames::direct`] bytes were moved, in `calls`
-    /// receives.
+    /// receives (`splice`, Linux only).
+    #[cfg(target_os = "linux")]
     pub fn moved(&mut self, len: u64, calls: u64) {
         debug_assert!(len <= self.direct());
         self.left -= len;
