@@ -112,29 +112,35 @@ pub fn receive<S: Source>(
 ) -> anyhow::Result<Stats> {
     let mut printer = PmuPrinter::new(command, S::FRAMING);
     // A flood's long binary frames go socket → pipe → output (Linux, an
-    // output that is not a terminal).
+    // output that is not a terminal); the pipe is made when the first such
+    // frame comes.
     #[cfg(target_os = "linux")]
-    let mut mover = (printer.floods() && crate::splice::worth_trying(out.file()))
-        .then(crate::splice::Mover::new)
-        .flatten();
+    let mut splicing = printer.floods() && crate::splice::worth_trying(out.file());
+    #[cfg(target_os = "linux")]
+    let mut mover = None;
     loop {
         #[cfg(target_os = "linux")]
-        if let Some(m) = &mut mover {
-            let len = source.direct();
-            if len >= DIRECT_MIN {
-                out.flush().context("writing to stdout")?;
-                match source.move_direct(m, out.file(), len) {
-                    Ok(0) => mover = None,
-                    Ok(moved) => printer.moved(moved),
-                    Err(crate::splice::Failed::Receive(err)) => {
-                        return Err(failed(err, command, idle, from));
-                    }
-                    Err(crate::splice::Failed::Write(err)) => {
-                        return Err(err).context("writing to stdout");
-                    }
-                }
-                continue;
+        if splicing && source.direct() >= DIRECT_MIN {
+            if mover.is_none() {
+                mover = crate::splice::Mover::new();
             }
+            let Some(m) = &mut mover else {
+                splicing = false; // No pipe to be had: the ordinary loop.
+                continue;
+            };
+            out.flush().context("writing to stdout")?;
+            let len = source.direct();
+            match source.move_direct(m, out.file(), len) {
+                Ok(0) => splicing = false,
+                Ok(moved) => printer.moved(moved),
+                Err(crate::splice::Failed::Receive(err)) => {
+                    return Err(failed(err, command, idle, from));
+                }
+                Err(crate::splice::Failed::Write(err)) => {
+                    return Err(err).context("writing to stdout");
+                }
+            }
+            continue;
         }
         let printed = match source.next() {
             Ok(Event::Data(data)) => printer.feed(data, out),
