@@ -19,11 +19,38 @@ fn split(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
     out
 }
 
+/// What `feed_lines` writes for `chunks`, then `finish`'s messages as
+/// lines: the printing clients' path.
+fn lines(chunks: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut splitter = PmuSplitter::new();
+    for chunk in chunks {
+        splitter.feed_lines(chunk, &mut out);
+    }
+    let Ok(()) = splitter.finish(|m| -> Result<(), Infallible> {
+        out.extend_from_slice(m);
+        out.push(b'\n');
+        Ok(())
+    });
+    out
+}
+
+/// The messages as lines.
+fn as_lines(messages: &[Vec<u8>]) -> Vec<u8> {
+    messages
+        .iter()
+        .flat_map(|m| [m.as_slice(), b"\n"])
+        .flatten()
+        .copied()
+        .collect()
+}
+
 /// Properties, for any bytes a server may send:
 /// - the messages, put end to end, are exactly the bytes fed in (nothing
 ///   lost, added or reordered), none is empty, and none is longer than
 ///   [`MAX_OTHER`] (memory stays bounded whatever the server sends);
-/// - how the stream is cut into `recv()`s does not change the messages.
+/// - how the stream is cut into `recv()`s does not change the messages;
+/// - `feed_lines` writes those messages, a line each, however cut.
 ///
 /// And for a valid `CMD_short` stream (built from the input: first index
 /// 0 or 1, up to 1100 messages, cut anywhere), the messages are exactly
@@ -34,6 +61,11 @@ pub fn splitter(data: &[u8]) {
     let mut cuts = Cuts::new(seed);
     let chunked = split(&cuts.chunks(stream, 64));
     assert_eq!(chunked, whole, "cutting the stream changed the messages");
+    assert_eq!(
+        lines(&cuts.chunks(stream, 64)),
+        as_lines(&whole),
+        "feed_lines wrote other lines"
+    );
     assert_eq!(whole.concat(), stream, "bytes lost, added or reordered");
     for message in &whole {
         assert!(!message.is_empty(), "an empty message");
@@ -60,4 +92,5 @@ pub fn splitter(data: &[u8]) {
     let mut cuts = Cuts::new(data);
     let max = 1 + usize::from(seed.get(3).copied().unwrap_or(0));
     assert_eq!(split(&cuts.chunks(&pmu_stream, max)), want);
+    assert_eq!(lines(&cuts.chunks(&pmu_stream, max)), as_lines(&want));
 }
