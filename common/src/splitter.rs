@@ -118,15 +118,17 @@ impl PmuSplitter {
             if rest.is_empty() {
                 break;
             }
-            let mut line = |message: &[u8]| -> Result<(), Infallible> {
-                count += 1;
-                out.extend_from_slice(message);
-                out.push(b'\n');
-                Ok(())
-            };
-            let Ok(after) = self.step(rest, &mut line);
+            let Ok(after) = self.step(rest, &mut line_into(out, &mut count));
             rest = after;
         }
+        count
+    }
+
+    /// Ends the stream as [`PmuSplitter::finish`] does, appending what is
+    /// left to `out` as a line; returns how many lines (0 or 1).
+    pub fn finish_lines(&mut self, out: &mut Vec<u8>) -> u64 {
+        let mut count = 0;
+        let Ok(()) = self.finish(line_into(out, &mut count));
         count
     }
 
@@ -383,6 +385,19 @@ impl PmuSplitter {
     }
 }
 
+/// An `emit` that appends each message to `out` as a line and counts it.
+fn line_into<'a>(
+    out: &'a mut Vec<u8>,
+    count: &'a mut u64,
+) -> impl FnMut(&[u8]) -> Result<(), Infallible> + 'a {
+    move |message| {
+        *count += 1;
+        out.extend_from_slice(message);
+        out.push(b'\n');
+        Ok(())
+    }
+}
+
 /// Up to 8 ASCII digits as a little-endian word, zeros after them.
 fn digits_word(digits: &[u8]) -> u64 {
     let mut word = [0u8; 8];
@@ -629,13 +644,7 @@ mod tests {
         for p in pieces {
             count += s.feed_lines(p, &mut out);
         }
-        s.finish(|m| -> Result<(), Infallible> {
-            count += 1;
-            out.extend_from_slice(m);
-            out.push(b'\n');
-            Ok(())
-        })
-        .unwrap();
+        count += s.finish_lines(&mut out);
         (out, count)
     }
 

@@ -19,19 +19,15 @@ fn split(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
     out
 }
 
-/// What `feed_lines` writes for `chunks`, then `finish`'s messages as
-/// lines: the printing clients' path.
+/// What `feed_lines` writes for `chunks`, then `finish_lines`: the
+/// printing clients' path.
 fn lines(chunks: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut splitter = PmuSplitter::new();
     for chunk in chunks {
         splitter.feed_lines(chunk, &mut out);
     }
-    let Ok(()) = splitter.finish(|m| -> Result<(), Infallible> {
-        out.extend_from_slice(m);
-        out.push(b'\n');
-        Ok(())
-    });
+    splitter.finish_lines(&mut out);
     out
 }
 

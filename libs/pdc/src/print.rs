@@ -84,6 +84,14 @@ impl Output {
         Ok(count)
     }
 
+    /// Prints what `splitter` holds at the end of the stream, as a line;
+    /// returns how many were printed (0 or 1).
+    pub fn finish_lines(&mut self, splitter: &mut PmuSplitter) -> io::Result<u64> {
+        let count = splitter.finish_lines(&mut self.buf);
+        self.flush_if_full()?;
+        Ok(count)
+    }
+
     /// Prints `data` as it is.
     pub fn bytes(&mut self, data: &[u8]) -> io::Result<()> {
         if self.buf.is_empty() && data.len() >= OUTPUT_BUFFER {
@@ -228,11 +236,8 @@ impl PmuPrinter {
     pub fn finish(&mut self, out: &mut Output) -> io::Result<()> {
         match &mut self.mode {
             Mode::Split(splitter) => {
-                let messages = &mut self.messages;
-                splitter.finish(|message| {
-                    *messages += 1;
-                    out.line(message)
-                })
+                self.messages += out.finish_lines(splitter)?;
+                Ok(())
             }
             Mode::Lines { .. } => Ok(()),
             Mode::Flood { last } => {

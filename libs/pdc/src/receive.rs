@@ -120,7 +120,9 @@ pub fn receive<S: Source>(
     let mut mover = None;
     loop {
         #[cfg(target_os = "linux")]
-        if splicing && source.direct() >= DIRECT_MIN {
+        let len = if splicing { source.direct() } else { 0 };
+        #[cfg(target_os = "linux")]
+        if len >= DIRECT_MIN {
             if mover.is_none() {
                 mover = crate::splice::Mover::new();
             }
@@ -129,7 +131,6 @@ pub fn receive<S: Source>(
                 continue;
             };
             out.flush().context("writing to stdout")?;
-            let len = source.direct();
             match source.move_direct(m, out.file(), len) {
                 Ok(0) => splicing = false,
                 Ok(moved) => printer.moved(moved),
