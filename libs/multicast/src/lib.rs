@@ -130,12 +130,7 @@ pub fn check(group: IpAddr, interface: Interface) -> Result<(), String> {
 ///
 /// Port 0 picks a free port; read it back with `local_addr()`.
 pub fn joined_socket(group: IpAddr, port: u16, interface: Interface) -> io::Result<UdpSocket> {
-    check(group, interface).map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
-    let socket = Socket::new(
-        Domain::for_address((group, 0).into()),
-        Type::DGRAM,
-        Some(Protocol::UDP),
-    )?;
+    let socket = udp_socket(group, interface)?;
     socket.set_reuse_address(true)?;
     // Windows has no SO_REUSEPORT: there SO_REUSEADDR alone lets several
     // sockets bind the port, each with its own copy of the group's datagrams.
@@ -181,15 +176,20 @@ pub fn joined_socket(group: IpAddr, port: u16, interface: Interface) -> io::Resu
 
 /// An unbound UDP socket of `group`'s family, set up for sending to it.
 pub fn sending_socket(group: IpAddr, interface: Interface, ttl: u32) -> io::Result<UdpSocket> {
+    let socket: UdpSocket = udp_socket(group, interface)?.into();
+    set_sending(&socket, group, interface, ttl)?;
+    Ok(socket)
+}
+
+/// A new UDP socket of `group`'s family, once [`check`] has accepted the
+/// group and the interface.
+fn udp_socket(group: IpAddr, interface: Interface) -> io::Result<Socket> {
     check(group, interface).map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
-    let socket = Socket::new(
+    Socket::new(
         Domain::for_address((group, 0).into()),
         Type::DGRAM,
         Some(Protocol::UDP),
-    )?;
-    let socket: UdpSocket = socket.into();
-    set_sending(&socket, group, interface, ttl)?;
-    Ok(socket)
+    )
 }
 
 /// Sets how `socket` sends to `group`:
