@@ -263,13 +263,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="bench_tls-") as tmp:
         ca, cert, key = bench_tls.make_certificates(tmp)
         size = args.tls_mib * MIB
-        servers = [
-            bench_tls.Server("part6_pmu", [bins["part6_pmu"], "serve", "--cert", cert, "--key", key,
-                                           "--listen", "127.0.0.1:0", "--flood-bytes", str(size),
-                                           "--tls-version", "1.3", "-q"], "stderr"),
-            bench_tls.Server("python ssl", [sys.executable, "-c", bench_tls.PYTHON_SERVER, cert, key, str(size)],
-                             "stdout"),
-        ]
+        servers = bench_tls.start_servers(bins["part6_pmu"], cert, key, size)
         tls_args = argparse.Namespace(client="part6_pmu", bin_dir=args.bin_dir)
         try:
             times = {s.name: [] for s in servers}

@@ -158,6 +158,16 @@ class Server:
         self.proc.wait()
 
 
+def start_servers(part6_pmu, cert, key, size):
+    """part6_pmu's TLS 1.3 server and the Python `ssl` server, each
+    flooding `size` bytes on 127.0.0.1."""
+    return [
+        Server("part6_pmu", [part6_pmu, "serve", "--cert", cert, "--key", key, "--listen", "127.0.0.1:0",
+                             "--flood-bytes", str(size), "--tls-version", "1.3", "-q"], "stderr"),
+        Server("python ssl", [sys.executable, "-c", PYTHON_SERVER, cert, key, str(size)], "stdout"),
+    ]
+
+
 def cpu_seconds(pid):
     """User + system CPU time of a process and its threads, dead or alive."""
     with open(f"/proc/{pid}/stat") as f:
@@ -219,12 +229,7 @@ def main():
     size = args.size_mib * MIB
     with tempfile.TemporaryDirectory(prefix="bench_tls-") as tmp:
         ca, cert, key = make_certificates(tmp)
-        servers = [
-            Server("part6_pmu", [os.path.join(args.bin_dir, "part6_pmu"), "serve", "--cert", cert, "--key", key,
-                                 "--listen", "127.0.0.1:0", "--flood-bytes", str(size), "--tls-version", "1.3",
-                                 "-q"], "stderr"),
-            Server("python ssl", [sys.executable, "-c", PYTHON_SERVER, cert, key, str(size)], "stdout"),
-        ]
+        servers = start_servers(os.path.join(args.bin_dir, "part6_pmu"), cert, key, size)
         try:
             times = {s.name: [] for s in servers}
             cpus = {s.name: [] for s in servers}
